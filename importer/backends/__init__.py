@@ -1,0 +1,1 @@
+"""Backends: where tickets go. One small protocol (base.Backend), one contract suite."""

@@ -1,0 +1,52 @@
+"""One exception tree for the user's mistakes and the backends' failures.
+
+Defects inside messages are *not* exceptions (see records.Defect); these are
+for conditions that stop a run or a stage, and each says what and where.
+"""
+
+from __future__ import annotations
+
+
+class ImporterError(Exception):
+    """Base: rendered to the user as one line, never as a traceback."""
+
+
+class ConfigError(ImporterError):
+    def __init__(self, path: str, key: str | None, reason: str):
+        self.path, self.key, self.reason = path, key, reason
+        where = f"{path}: {key}" if key else path
+        super().__init__(f"{where}: {reason}")
+
+
+class SourceError(ImporterError):
+    """An input that cannot be read at all (missing, unreadable, not an archive)."""
+
+    def __init__(self, path: str, reason: str, offset: int | None = None):
+        self.path, self.reason, self.offset = path, reason, offset
+        at = f" (byte {offset})" if offset is not None else ""
+        super().__init__(f"{path}{at}: {reason}")
+
+
+class BackendError(ImporterError):
+    """A backend refused or failed an operation; `transient` ones may be retried."""
+
+    def __init__(self, reason: str, *, status: int | None = None, transient: bool = False,
+                 ticket: str | None = None, message_id: str | None = None):
+        self.reason, self.status, self.transient = reason, status, transient
+        self.ticket, self.message_id = ticket, message_id
+        parts = [reason]
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        if ticket:
+            parts.append(f"ticket {ticket}")
+        if message_id:
+            parts.append(f"<{message_id}>")
+        super().__init__(" | ".join(parts))
+
+
+class AuthError(BackendError):
+    """Credentials rejected: stops the run."""
+
+
+class StoreError(ImporterError):
+    """The local store or ledger file cannot be opened or is not ours."""
