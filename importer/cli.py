@@ -1,0 +1,143 @@
+"""The `archive-import` command line: run, dry-run, status, show, check.
+
+Every user mistake ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from importer import __version__
+from importer.config import Config, load_config
+from importer.errors import ImporterError
+
+EXIT_OK, EXIT_FAILED_THREADS, EXIT_ERROR, EXIT_CHECK = 0, 3, 2, 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="archive-import",
+        description="Import old mbox, Maildir and .eml archives: one ticket per conversation.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="YAML configuration (see config.example.yaml)")
+    common.add_argument("--quiet", action="store_true", help="no progress bars: only errors and the result")
+    common.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--store", metavar="PATH",
+                       help="SQLite file: local tickets and the ledger (default: local.path, archive.sqlite)")
+    report = argparse.ArgumentParser(add_help=False)
+    report.add_argument("--report", metavar="PATH", default="report.json",
+                        help="where to write the report (.json; default report.json)")
+    sources = argparse.ArgumentParser(add_help=False)
+    sources.add_argument("sources", nargs="+", metavar="SOURCE",
+                         help="mbox file, Maildir, .eml file or a directory of them (.gz/.bz2/.xz too)")
+    sub.add_parser("run", parents=[common, store, report, sources],
+                   help="import into the configured backend (default: the local store)")
+    sub.add_parser("dry-run", parents=[common, store, report, sources],
+                   help="do everything but write tickets; writes only the report")
+    sub.add_parser("status", parents=[common, store], help="what the ledger knows")
+    show = sub.add_parser("show", parents=[common, store], help="print a local ticket and its messages")
+    show.add_argument("ticket", metavar="TICKET", help="ticket number in the local store")
+    show.add_argument("--raw", type=int, metavar="N", help="print the N-th message's original bytes (1-based)")
+    check = sub.add_parser("check", parents=[common], help="preflight: can the import work?")
+    check.add_argument("--create-queue", action="store_true", help="create the RT queue if missing")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="archive-import: %(levelname)s: %(message)s")
+    try:
+        cfg = load_config(args.config)
+        return COMMANDS[args.command](args, cfg)
+    except ImporterError as exc:
+        print(f"archive-import: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("archive-import: interrupted; run the same command again to finish the job",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:   # a bug of ours, not the user's mistake: one line, details on --debug
+        if args.debug:
+            raise
+        print(f"archive-import: internal error: {type(exc).__name__}: {exc}"
+              " (run again with --debug for details, and please report it)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _store_path(args, cfg: Config) -> str:
+    return args.store or cfg.local.path
+
+
+def cmd_import(args, cfg: Config) -> int:
+    from importer.errors import ConfigError
+    from importer.pipeline import run
+    from importer.sources import check_sources
+    if not args.report.endswith(".json"):
+        raise ConfigError("--report", None, "the report path must end in .json")
+    check_sources(args.sources)
+    result = run(cfg, args.sources, command=args.command, store=_store_path(args, cfg),
+                 report=args.report, quiet=args.quiet)
+    s = result.summary
+    verb = "would create" if args.command == "dry-run" or cfg.backend.kind == "dry-run" else "created"
+    line = (f"{s['messages_read']} messages read, {s['duplicates']} duplicates, "
+            f"{s['quarantined']} quarantined, {s['threads']} threads; tickets {verb} "
+            f"{result.created}, already present {result.present}"
+            + (f", FAILED {result.failed}" if result.failed else "")
+            + f"; {result.seconds:.1f} s; report {args.report}")
+    print(line)
+    if result.failed:
+        print(f"archive-import: {result.failed} threads failed (see the report and "
+              "`archive-import status`); run the same command again to retry them", file=sys.stderr)
+        return EXIT_FAILED_THREADS
+    return EXIT_OK
+
+
+def cmd_status(args, cfg: Config) -> int:
+    from importer.ledger import open_store, summarize
+    path = _store_path(args, cfg)
+    if not os.path.exists(path):
+        print(f"{path}: no store yet (nothing imported)")
+        return EXIT_OK
+    info = summarize(open_store(path, readonly=True))
+    for r in info["runs"][-10:]:
+        print(f"run {r['id']}: {r['command']} {r['started']} -> {r['finished'] or '(unfinished)'}"
+              f" {r['outcome'] or 'interrupted'}: {r['messages_read'] or 0} read, "
+              f"{r['tickets_created'] or 0} created, {r['tickets_present'] or 0} present")
+    for dest, t in sorted(info["threads"].items()):
+        print(f"{dest}: threads done {t['done']}, pending {t['pending']}, failed {t['failed']};"
+              f" messages {info['messages'].get(dest, 0)}")
+    for f in info["failures"]:
+        print(f"failed: {f['destination']} thread <{f['thread_id']}>: {f['error']}")
+    if not info["runs"]:
+        print(f"{path}: no runs recorded")
+    return EXIT_OK
+
+
+def cmd_show(args, cfg: Config) -> int:
+    from importer.showticket import show
+    return show(_store_path(args, cfg), args.ticket, args.raw)
+
+
+def cmd_check(args, cfg: Config) -> int:
+    if cfg.backend.kind != "rt":
+        print(f"backend {cfg.backend.kind}: nothing to check beyond the configuration ({cfg.source})")
+        return EXIT_OK
+    from importer.preflight import run_check
+    results = run_check(cfg.rt, create_queue=args.create_queue)
+    for r in results:
+        mark = {True: "ok", False: "FAIL", None: "??"}[r.ok]
+        print(f"{mark:4} {r.name}: {r.detail}")
+    return EXIT_CHECK if any(r.ok is False for r in results) else EXIT_OK
+
+
+COMMANDS = {"run": cmd_import, "dry-run": cmd_import, "status": cmd_status,
+            "show": cmd_show, "check": cmd_check}

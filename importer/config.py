@@ -1,0 +1,184 @@
+"""Configuration: the YAML file, validated once into a frozen object.
+
+Every key is declared here, once, with its type and default; an unknown key or a
+wrong type is a ConfigError naming the file and the key (getmail6's habit).
+Secrets are never read from this file: RT credentials come from the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from importer.errors import ConfigError
+
+BACKENDS = ("local", "rt", "dry-run")
+MODES = ("archive", "rfc5256", "strict")
+# Base subjects too common to link two mails by (see threading/README.md).
+GENERIC_SUBJECTS = ("", "hello", "hi", "question", "questions", "help", "(no subject)",
+                    "no subject", "test", "info", "enquiry", "inquiry", "request", "problem")
+
+
+@dataclass(frozen=True)
+class BackendCfg:
+    kind: str = "local"
+
+
+@dataclass(frozen=True)
+class LocalCfg:
+    path: str = "archive.sqlite"
+
+
+@dataclass(frozen=True)
+class ThreadingCfg:
+    mode: str = "archive"
+    subject_window_days: int = 30
+    generic_subjects: tuple[str, ...] = GENERIC_SUBJECTS
+
+
+@dataclass(frozen=True)
+class DedupeCfg:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class StaffCfg:
+    addresses: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+
+    def is_staff(self, address: str) -> bool:
+        address = address.lower()
+        domain = address.rpartition("@")[2]
+        return address in self.addresses or (bool(domain) and domain in self.domains)
+
+
+@dataclass(frozen=True)
+class TicketCfg:
+    queue: str = "archive"
+    status: str = "resolved"
+
+
+@dataclass(frozen=True)
+class RTCfg:
+    url: str | None = None
+    queue: str = "Archive"
+    workers: int = 1
+    ca_bundle: str | None = None
+    verify_tls: bool = True
+    attach_original: bool = True
+    timeout: float = 60.0
+    retries: int = 5
+
+
+@dataclass(frozen=True)
+class Config:
+    backend: BackendCfg = field(default_factory=BackendCfg)
+    local: LocalCfg = field(default_factory=LocalCfg)
+    threading: ThreadingCfg = field(default_factory=ThreadingCfg)
+    dedupe: DedupeCfg = field(default_factory=DedupeCfg)
+    staff: StaffCfg = field(default_factory=StaffCfg)
+    ticket: TicketCfg = field(default_factory=TicketCfg)
+    rt: RTCfg = field(default_factory=RTCfg)
+    source: str = "(defaults)"
+
+
+# Extra checks beyond the type: key -> (test, what it must be).
+_CHOICES = {
+    ("backend", "kind"): (lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
+    ("threading", "mode"): (lambda v: v in MODES, "one of " + ", ".join(MODES)),
+    ("threading", "subject_window_days"): (lambda v: v >= 0, "a number of days >= 0"),
+    ("rt", "workers"): (lambda v: 1 <= v <= 64, "between 1 and 64"),
+    ("rt", "retries"): (lambda v: 0 <= v <= 20, "between 0 and 20"),
+    ("rt", "timeout"): (lambda v: v > 0, "a number of seconds > 0"),
+    ("ticket", "queue"): (lambda v: bool(v.strip()), "a non-empty name"),
+    ("rt", "queue"): (lambda v: bool(v.strip()), "a non-empty name"),
+    ("local", "path"): (lambda v: bool(v.strip()), "a non-empty path"),
+}
+
+
+def _coerce(path: str, key: str, value: Any, default: Any, optional: bool) -> Any:
+    """Check one value against the type of its default; return it in the record's form."""
+    if value is None and optional:
+        return None
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(path, key, f"must be true or false, not {value!r}")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(path, key, f"must be a whole number, not {value!r}")
+    if isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(path, key, f"must be a number, not {value!r}")
+    if isinstance(default, tuple):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(v.strip().lower() for v in value)
+        raise ConfigError(path, key, "must be a list of strings")
+    if isinstance(value, str):
+        return value
+    raise ConfigError(path, key, f"must be a string, not {value!r}")
+
+
+def _section(path: str, name: str, cls: type, data: Any) -> Any:
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        raise ConfigError(path, name, "must be a mapping of keys to values")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in data.items():
+        dotted = f"{name}.{key}"
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(path, dotted, f"unknown key (known keys: {known})")
+        default = fields[key].default
+        optional = default is None
+        if optional:  # str | None fields
+            default = ""
+        value = _coerce(path, dotted, value, default, optional)
+        check = _CHOICES.get((name, key))
+        if check and value is not None and not check[0](value):
+            raise ConfigError(path, dotted, f"must be {check[1]}, not {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def parse_config(data: Any, path: str) -> Config:
+    """Validate an already-loaded YAML document."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, None, "the top level must be a mapping of sections")
+    sections = {f.name: f.default_factory for f in dataclasses.fields(Config)
+                if f.name != "source"}
+    for name in data:
+        if name not in sections:
+            known = ", ".join(sorted(sections))
+            raise ConfigError(path, str(name), f"unknown section (known sections: {known})")
+    built = {name: _section(path, name, factory().__class__, data.get(name))
+             for name, factory in sections.items()}
+    return Config(**built, source=path)
+
+
+def load_config(path: str | None) -> Config:
+    """Read and validate the YAML file at `path`; None gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        with open(path, encoding="utf-8") as fp:
+            data = yaml.safe_load(fp)
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, None, f"not UTF-8 text (byte {exc.start})") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(path, None, f"{where}{problem}") from exc
+    return parse_config(data, path)

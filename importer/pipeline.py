@@ -1,0 +1,137 @@
+"""The pipeline driver: read → parse → dedupe → thread → deliver → report.
+
+Each stage is a plain function over the records of importer/records.py; the
+dry run is not a flag threaded through them but another backend. This page is
+the whole control flow of a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass, replace
+
+from importer import progress
+from importer.config import Config
+from importer.dedupe import Deduper
+from importer.deliver import Deliverer, RetryPolicy
+from importer.ledger import Ledger, open_store
+from importer.parse import parse_record
+from importer.plan import build_plans
+from importer.errors import BackendError
+from importer.records import MessageContent, MessageRecord, Quarantined, TicketRef, Unreadable
+from importer.report import thread_entry, write_report
+from importer.sources import Archive
+from importer.backends import make_backend, destination_for
+from importer.content import extract
+
+
+@dataclass(frozen=True)
+class RunResult:
+    summary: dict
+    created: int
+    present: int
+    added: int
+    failed: int
+    seconds: float
+
+
+def run(cfg: Config, sources: list[str], *, command: str, store: str, report: str | None,
+        quiet: bool = False) -> RunResult:
+    started = time.monotonic()
+    dry = command == "dry-run" or cfg.backend.kind == "dry-run"
+    conn = open_store(store, readonly=dry)
+    ledger = Ledger(conn, destination_for(cfg), readonly=dry)
+    backend = make_backend(cfg, conn, dry_run=dry)
+    run_id = ledger.start_run(command, sources)
+    try:
+        with Archive(sources) as archive:
+            records, quarantine = read_stage(archive, ledger, quiet)
+            deduper = Deduper(enabled=cfg.dedupe.enabled)
+            for rec in records:
+                deduper.add(rec)
+            unique, duplicates, imposters = deduper.result()
+            del records
+            plans = build_plans(unique, cfg)
+            load = _loader(archive, backend)
+            deliverer = Deliverer(backend, ledger, load, dedupe=cfg.dedupe.enabled,
+                                  retry=RetryPolicy(attempts=cfg.rt.retries))
+            with progress.bar(len(plans), "tickets", quiet) as bar:
+                outcomes = deliverer.run(plans, workers=_workers(cfg, dry),
+                                         progress=lambda o: bar.update(1))
+    finally:
+        backend.close()
+    summary = {"messages_read": len(unique) + len(duplicates) + len(quarantine),
+               "messages_unique": len(unique), "duplicates": len(duplicates),
+               "quarantined": len(quarantine), "threads": len(plans)}
+    created = sum(o.created for o in outcomes)
+    failed = sum(o.error is not None for o in outcomes)
+    present = sum(o.ticket is not None and not o.created and o.error is None for o in outcomes)
+    added = sum(o.added for o in outcomes)
+    counts = {**summary, "tickets_created": created, "tickets_present": present,
+              "messages_added": added, "threads_failed": failed}
+    ledger.finish_run(run_id, "failed" if failed else "finished", counts)
+    if report:
+        tickets = [_reported_ticket(o, cfg, dry) for o in outcomes]
+        write_report(report, summary=summary,
+                     threads=(thread_entry(p, t, imposters) for p, t in zip(plans, tickets)),
+                     duplicates=duplicates, quarantine=quarantine,
+                     extra={"files": [dataclasses.asdict(f) for f in archive.files],
+                            "delivery": {"command": command, "backend": backend.name,
+                                         "tickets_created": created, "tickets_present": present,
+                                         "messages_added": added, "threads_failed": failed,
+                                         "failures": [{"thread": o.thread_id, "error": o.error}
+                                                      for o in outcomes if o.error]}})
+    conn.close()
+    return RunResult(summary, created, present, added, failed, time.monotonic() - started)
+
+
+def read_stage(archive: Archive, ledger: Ledger, quiet: bool):
+    """Scan and parse every input; what cannot be parsed is quarantined with its bytes."""
+    records: list[MessageRecord] = []
+    quarantine: list[Quarantined] = []
+    with progress.bar(None, "messages read", quiet) as bar:
+        for item in archive.scan():
+            rec = item if isinstance(item, Unreadable) else parse_record(item)
+            if isinstance(rec, Unreadable):
+                digest = hashlib.sha256(rec.raw).hexdigest()
+                quarantine.append(Quarantined(rec.source, rec.reason, digest))
+                ledger.keep_quarantined(rec.source, rec.reason, digest, rec.raw)
+            else:
+                records.append(rec)
+            bar.update(1)
+    ledger.commit()
+    return records, quarantine
+
+
+def _loader(archive: Archive, backend):
+    """Read a message again by its source position, for delivery; check it is unchanged."""
+    def load(rec: MessageRecord):
+        if not getattr(backend, "needs_content", True):
+            return header_only(rec)
+        raw = archive.read(rec.source)
+        if hashlib.sha256(raw).hexdigest() != rec.sha256:
+            raise BackendError(f"{rec.source.where()}: changed since it was read",
+                               message_id=rec.message_id)
+        content = extract(raw, message_id=rec.message_id)
+        return replace(content, date=rec.date) if rec.date else content
+    return load
+
+
+def header_only(rec: MessageRecord) -> MessageContent:
+    """What a dry run needs of a message: its headers, from the first pass, no body."""
+    return MessageContent(message_id=rec.message_id, from_=rec.from_display,
+                          to=", ".join(rec.to), cc=", ".join(rec.cc), date=rec.date,
+                          subject=rec.subject, text="", html=None, attachments=(), raw=b"")
+
+
+def _workers(cfg: Config, dry: bool) -> int:
+    return cfg.rt.workers if cfg.backend.kind == "rt" and not dry else 1
+
+
+def _reported_ticket(outcome, cfg: Config, dry: bool) -> TicketRef | None:
+    """A dry run reports the tickets that already exist, and null for those it would create."""
+    if outcome.ticket is None or (dry and outcome.created):
+        return None
+    return TicketRef(cfg.backend.kind, outcome.ticket.id) if dry else outcome.ticket
