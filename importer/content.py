@@ -69,11 +69,10 @@ class _Part:
 
     __slots__ = ("headers", "whole", "body", "depth", "number", "role")
 
-    def __init__(self, whole: memoryview, depth: int, number: int, role: str,
-                 default_type: str = "text/plain"):
+    def __init__(self, whole: memoryview, depth: int, role: str, default_type: str):
         self.headers, self.body = _parse_entity(whole)
         self.headers.set_default_type(default_type)
-        self.whole, self.depth, self.number, self.role = whole, depth, number, role
+        self.whole, self.depth, self.role, self.number = whole, depth, role, 0
 
     @property
     def ctype(self) -> str:
@@ -211,14 +210,20 @@ class _Walk:
         self.plain: list[str] = []
         self.html: list[str] = []
         self.attachments: list[Attachment] = []
-        self.count = 0
+        self.count = 0                        # parts made, against MAX_PARTS
+        self.visited = 0
 
     def run(self, raw: bytes) -> Message:
         """Walk the whole message; return its top-level headers."""
         root = self._part(memoryview(raw), 0, "any")
-        stack = [root]
+        stack: list[_Part | Attachment] = [root]
         while stack:
             part = stack.pop()
+            if isinstance(part, Attachment):  # the kept-together rest of an overlong multipart
+                self.attachments.append(part)
+                continue
+            self.visited += 1
+            part.number = self.visited        # document order, for default names
             children = self._children(part) if part.ctype.startswith("multipart/") else None
             if children is None:
                 self._leaf(part)
@@ -228,7 +233,7 @@ class _Walk:
 
     def _part(self, whole: memoryview, depth: int, role: str, default: str = "text/plain"):
         self.count += 1
-        return _Part(whole, depth, self.count, role, default)
+        return _Part(whole, depth, role, default)
 
     def _children(self, part: _Part) -> list[_Part] | None:
         """The parts of a multipart, or None to read it as one text part (no usable boundary)."""
@@ -242,15 +247,14 @@ class _Walk:
         # RFC 2046 5.1.5: in a digest the parts are messages unless they say otherwise.
         default = "message/rfc822" if part.ctype == "multipart/digest" else "text/plain"
         room = max(MAX_PARTS - self.count, 0)
-        children = [self._part(part.body[a:b], part.depth + 1, part.role, default)
-                    for a, b in spans[:room]]
-        if len(spans) > room:                 # the rest stays together, bytes as sent
-            self.count += 1
-            rest = bytes(part.body[spans[room][0]:spans[-1][1]])
-            self.attachments.append(Attachment(f"part-{self.count}-rest.txt",
-                                               "application/octet-stream", rest))
+        children: list = [self._part(part.body[a:b], part.depth + 1, part.role, default)
+                          for a, b in spans[:room]]
         if part.ctype == "multipart/alternative":
             _assign_roles(children)
+        if len(spans) > room:                 # the rest stays together, bytes as sent
+            rest = bytes(part.body[spans[room][0]:spans[-1][1]])
+            children.append(Attachment(f"part-{part.number}-rest.txt",
+                                       "application/octet-stream", rest))
         return children
 
     def _leaf(self, part: _Part) -> None:
