@@ -1,0 +1,275 @@
+"""The archive readers' front: every SOURCE argument scanned into RawMessage/Unreadable records.
+
+Formats are told by content, not by name (src_walk.sniff): a file that begins with a From_
+line is an mbox, even one named .eml (its From_ line then goes to `from_line`, as a mail
+client storing it in an mbox would have it); one that begins with header fields is a single
+message (.eml); a directory with cur/ or new/ is a Maildir. Compressed files are told by
+their magic bytes and decompressed once into a spool file that `read()` uses again.
+
+Everything found is accounted for in `Archive.files`: each message, each stretch that is not
+a message (junk before the first From_ line, a file that is not mail, a Maildir tmp/ file, a
+message over the size bound) becomes an `Unreadable` with a reason, and things that hold no
+mail (a directory reached twice through a link, a mail server's index file) get a note.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from importer import src_maildir
+from importer.errors import SourceError
+from importer.mbox import MAX_MESSAGE, MboxSplitter, unescape
+from importer.records import RawMessage, SourceRef, Unreadable
+from importer.src_spool import compression_of, decompress_bounded, spool
+from importer.src_walk import JUNK_WINDOW, Found, Walker, looks_like_message, sniff
+
+Item = RawMessage | Unreadable
+MAX_OPEN = 32      # mbox files kept open for read()
+
+
+@dataclass(frozen=True, slots=True)
+class FileSummary:
+    """One input as the report shows it: every file found, and what came of it."""
+
+    path: str
+    fmt: str                      # "mbox" | "maildir" | "eml" | "unknown"
+    compression: str | None       # None | "gz" | "bz2" | "xz"
+    messages: int
+    unreadable: int
+    notes: tuple[str, ...] = ()   # e.g. "empty file", "utf-8 byte-order mark skipped"
+
+
+class _Tally:
+    """Counts what one input produced, for its FileSummary."""
+
+    def __init__(self, path: str, fmt: str = "unknown", compression: str | None = None):
+        self.path, self.fmt, self.compression = path, fmt, compression
+        self.messages = self.unreadable = 0
+        self.notes: list[str] = []
+
+    def add(self, item: Item) -> Item:
+        if isinstance(item, RawMessage):
+            self.messages += 1
+        else:
+            self.unreadable += 1
+        return item
+
+    def summary(self) -> FileSummary:
+        return FileSummary(self.path, self.fmt, self.compression, self.messages,
+                           self.unreadable, tuple(self.notes))
+
+
+class Archive:
+    """Context manager over the user's SOURCE arguments (files and directories)."""
+
+    def __init__(self, paths: Sequence[str], *, escaping: str = "mboxrd",
+                 max_message: int = MAX_MESSAGE):
+        self.paths = list(paths)
+        self.files: list[FileSummary] = []
+        self._escaping, self._max = escaping, max_message
+        self._spools: dict[str, str] = {}
+        self._spool_dir: str | None = None
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the files read() keeps open and remove the spool files."""
+        with self._lock:
+            for fd in self._open.values():
+                os.close(fd)
+            self._open.clear()
+        if self._spool_dir:
+            shutil.rmtree(self._spool_dir, ignore_errors=True)
+            self._spool_dir = None
+            self._spools.clear()
+
+    # -- scanning -------------------------------------------------------------------
+    def scan(self) -> Iterator[Item]:
+        """Every message and unreadable stretch of every input, streaming, in file order."""
+        self.files = []
+        for found in Walker().walk(self.paths):
+            tally = _Tally(found.path)
+            if found.kind == "file":
+                yield from self._scan_file(found.path, tally)
+            elif found.kind == "maildir":
+                tally.fmt = "maildir"
+                yield from self._scan_maildir(found.path, tally)
+            elif found.kind == "error":
+                yield tally.add(Unreadable(SourceRef(found.path, 0, fmt="unknown"), found.note))
+            else:
+                tally.notes.append(found.note)
+            self.files.append(tally.summary())
+
+    def _scan_file(self, path: str, tally: _Tally) -> Iterator[Item]:
+        try:
+            with open(path, "rb") as fp:
+                tally.compression = compression_of(fp.read(16))
+        except OSError as exc:
+            yield tally.add(Unreadable(SourceRef(path, 0, fmt="unknown"),
+                                       f"cannot read: {exc.strerror or exc}"))
+            return
+        work, damage = path, None
+        if tally.compression:
+            work, damage = self._decompress(path, tally.compression)
+            if damage:
+                tally.notes.append(damage)
+        with open(work, "rb") as fp:
+            fmt, why = sniff(fp.read(JUNK_WINDOW), path)
+        if why:
+            tally.notes.append(why)
+        tally.fmt = "mbox" if fmt == "mbox-junk" else fmt
+        if tally.fmt == "mbox":
+            yield from self._scan_mbox(path, work, tally)
+        elif fmt == "eml":
+            yield tally.add(self._whole(path, work, 0, "eml", None))
+        else:
+            yield tally.add(self._whole(path, work, 0, "unknown", why))
+        if damage:
+            ref = SourceRef(path, tally.messages + tally.unreadable, os.path.getsize(work), 0,
+                            tally.fmt)
+            yield tally.add(Unreadable(ref, damage))
+
+    def _decompress(self, path: str, kind: str) -> tuple[str, str | None]:
+        if self._spool_dir is None:
+            self._spool_dir = tempfile.mkdtemp(prefix="archive-import-spool-")
+        dest = os.path.join(self._spool_dir, f"{len(self._spools)}.spool")
+        _, damage = spool(path, kind, dest)
+        self._spools[path] = dest
+        return dest, damage
+
+    def _scan_mbox(self, path: str, work: str, tally: _Tally) -> Iterator[Item]:
+        with open(work, "rb") as fp:
+            splitter = MboxSplitter(fp, self._escaping, self._max)
+            for index, piece in enumerate(splitter):
+                ref = SourceRef(path, index, piece.offset, piece.length, "mbox", piece.escaping)
+                if piece.kind == "message":
+                    raw = unescape(piece.data, piece.escaping)
+                    yield tally.add(RawMessage(ref, raw, piece.from_line))
+                elif piece.kind == "junk":
+                    yield tally.add(Unreadable(ref, "text before the first From_ line",
+                                               piece.data))
+                else:
+                    yield tally.add(Unreadable(ref, self._too_big(piece.length)))
+            if splitter.bom:
+                tally.notes.append("utf-8 byte-order mark before the first From_ line skipped")
+
+    def _too_big(self, size: int) -> str:
+        return (f"message of {size} bytes is over the {self._max}-byte limit: "
+                "left in place, not read (its offset and length are in the source)")
+
+    def _whole(self, path: str, work: str, index: int, fmt: str, why: str | None) -> Item:
+        """A one-message file (.eml, Maildir, or a file that is not mail) as one item."""
+        size = os.path.getsize(work)
+        ref = SourceRef(path, index, None, size, fmt, "none")
+        if size > self._max:
+            return Unreadable(ref, (why + "; " if why else "") + self._too_big(size))
+        try:
+            raw = self._read_whole(work, fmt)
+        except (OSError, ValueError) as exc:
+            return Unreadable(ref, f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+        if raw is None:
+            return Unreadable(ref, self._too_big(size))
+        ref = SourceRef(path, index, None, len(raw), fmt, "none")
+        if why is not None or (fmt == "maildir" and not looks_like_message(raw[:8192])):
+            return Unreadable(ref, why or "not a mail message (no header fields)", raw)
+        return RawMessage(ref, raw, _from_line(raw))
+
+    def _read_whole(self, path: str, fmt: str) -> bytes | None:
+        with open(path, "rb") as fp:
+            raw = fp.read(self._max + 1)
+        kind = compression_of(raw[:16]) if fmt == "maildir" else None
+        if kind:   # Dovecot's zlib plugin stores Maildir messages compressed
+            return decompress_bounded(raw, kind, self._max)
+        return raw if len(raw) <= self._max else None
+
+    def _scan_maildir(self, root: str, tally: _Tally) -> Iterator[Item]:
+        try:
+            found = list(src_maildir.messages(root))
+        except OSError as exc:
+            yield tally.add(Unreadable(SourceRef(root, 0, fmt="maildir"),
+                                       f"cannot list Maildir: {exc.strerror or exc}"))
+            return
+        for path, delivered in found:
+            if delivered:
+                yield tally.add(self._whole(path, path, 0, "maildir", None))
+            else:
+                yield tally.add(Unreadable(SourceRef(path, 0, fmt="maildir"),
+                                           "Maildir tmp/ file: never delivered",
+                                           self._tmp_bytes(path)))
+        if any(not d for _, d in found):
+            tally.notes.append("files in tmp/ were never delivered: quarantined, not imported")
+
+    def _tmp_bytes(self, path: str) -> bytes:
+        try:
+            with open(path, "rb") as fp:
+                return fp.read(self._max)
+        except OSError:
+            return b""
+
+    # -- reading again --------------------------------------------------------------
+    def read(self, ref: SourceRef) -> bytes:
+        """The same bytes scan() gave for `ref` (spool files live until the archive closes)."""
+        work = self._spools.get(ref.path, ref.path)
+        if ref.offset is None:
+            raw = self._read_whole(work, ref.fmt)
+            if raw is None or (ref.length is not None and len(raw) != ref.length):
+                raise SourceError(ref.path, "changed since it was read")
+            return raw
+        data = self._pread(work, ref.offset, ref.length or 0)
+        if len(data) != (ref.length or 0):
+            raise SourceError(ref.path, "shorter than when it was read", ref.offset)
+        return unescape(data, ref.escaping)
+
+    def _pread(self, path: str, offset: int, length: int) -> bytes:
+        with self._lock:
+            fd = self._open.get(path)
+            if fd is None:
+                if len(self._open) >= MAX_OPEN:
+                    os.close(self._open.pop(next(iter(self._open))))
+                fd = self._open[path] = os.open(path, os.O_RDONLY)
+            parts, done = [], 0
+            while done < length:
+                chunk = os.pread(fd, length - done, offset + done)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                done += len(chunk)
+            return b"".join(parts)
+
+
+def _from_line(raw: bytes) -> bytes | None:
+    """A one-message file that starts with a From_ line keeps it; report it for the date."""
+    if raw.startswith(b"From "):
+        return raw.split(b"\n", 1)[0].rstrip(b"\r")
+    return None
+
+
+def check_sources(paths: Sequence[str]) -> None:
+    """Raise SourceError(path, reason) for the first SOURCE that is missing or unreadable."""
+    for path in paths:
+        if not os.path.lexists(path):
+            raise SourceError(path, "no such file or directory")
+        if not os.path.exists(path):
+            raise SourceError(path, "broken symbolic link")
+        if os.path.isdir(path):
+            if not os.access(path, os.R_OK | os.X_OK):
+                raise SourceError(path, "directory cannot be read (permission denied)")
+            continue
+        if not os.path.isfile(path):
+            raise SourceError(path, "not a regular file or directory")
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise SourceError(path, f"cannot read: {exc.strerror or exc}") from exc
