@@ -1,0 +1,189 @@
+"""`archive-import check`: can an import into RT work, and will it mail nobody?
+
+Each check is a CheckResult: ok True (passed), False (the import must not
+start) or None (REST 2 cannot tell; the detail says what to look at by hand).
+Checks stop early only when a later one cannot be asked (no URL, no answer,
+credentials refused).
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from importer.backends.rt import make_client
+from importer.errors import AuthError, BackendError
+from importer.rtclient import RTClient, auth_from_env, clean_base_url
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool | None       # None: could not be verified
+    detail: str
+
+
+def run_check(cfg_rt, *, create_queue: bool, env: Mapping[str, str] = os.environ) -> list[CheckResult]:
+    results = _check_url(cfg_rt, env)
+    if any(r.ok is False for r in results):
+        return results
+    try:
+        client = make_client(cfg_rt, env)
+    except BackendError as exc:
+        return results + [CheckResult("credentials", False, str(exc))]
+    try:
+        server, superuser = _check_server(client, env)
+        results += server
+        if any(r.ok is False for r in results):
+            return results
+        queue = _check_queue(client, cfg_rt.queue, create_queue, results)
+        if queue is not None:
+            results += _check_rights(client, queue, superuser=superuser)
+            results += _check_watchers(queue)
+        results.append(CheckResult(
+            "scrips", None,
+            "REST 2 of RT 5.0 cannot list scrips. With RT's default scrips this importer mails "
+            "nobody; review any scrip added under Admin > Global > Scrips or the queue's Scrips "
+            "(On Create / On Correspond / On Resolve / On Transaction ones send mail)."))
+    finally:
+        client.close()
+    return results
+
+
+def _check_url(cfg_rt, env: Mapping[str, str]) -> list[CheckResult]:
+    url = cfg_rt.url or env.get("RTSERVER")
+    if not url:
+        return [CheckResult("url", False, "no RT URL: set rt.url in the configuration or RTSERVER")]
+    try:
+        base = clean_base_url(url)
+    except ValueError as exc:
+        return [CheckResult("url", False, str(exc))]
+    out = [CheckResult("url", True, base)]
+    parts = urllib.parse.urlsplit(url)
+    if parts.username or parts.password:
+        out.append(CheckResult("url", None, "credentials in the URL are ignored: use RTUSER/RTPASSWD or RTTOKEN"))
+    host = parts.hostname or ""
+    if parts.scheme == "http":
+        local = host in LOOPBACK or host.startswith("127.")
+        out.append(CheckResult("tls", True if local else False,
+                               "plain HTTP to this machine" if local else
+                               "plain HTTP to another host would send the credentials in clear: use https://"))
+    elif cfg_rt.ca_bundle:
+        out.append(CheckResult("tls", True, "verified against the configured CA bundle"))
+    elif cfg_rt.verify_tls:
+        out.append(CheckResult("tls", True, "verified against the system's CAs"))
+    else:
+        out.append(CheckResult("tls", None, "certificate NOT verified (verify_tls: false)"))
+    return out
+
+
+def _check_server(client: RTClient, env: Mapping[str, str]) -> tuple[list[CheckResult], bool]:
+    try:
+        answer = client.get("/rt")
+    except AuthError as exc:
+        return [CheckResult("reachable", True, client.base_url),
+                CheckResult("authenticated", False, f"credentials refused (HTTP {exc.status})")], False
+    except BackendError as exc:
+        return [CheckResult("reachable", False, str(exc))], False
+    body = answer.body if isinstance(answer.body, dict) else {}
+    version = str(body.get("Version", "?"))
+    out = [CheckResult("reachable", True, f"{client.base_url}, RT {version}")]
+    if not version.startswith("5."):
+        out.append(CheckResult("version", None, f"RT {version}: tested with RT 5.0"))
+    superuser = "Plugins" in body    # REST 2 lists plugins to superusers only (Resource/RT.pm)
+    kind = auth_from_env(env)[1]
+    who = kind.user or "(token)"
+    detail = f"as {who} ({kind.kind})" + (", superuser" if superuser else "")
+    if kind.user:
+        try:
+            user = client.get(f"/user/{urllib.parse.quote(kind.user, safe='')}").body or {}
+            if str(user.get("Disabled", "0")) == "1":
+                return out + [CheckResult("authenticated", False, f"user {kind.user} is disabled")], False
+            if not user.get("Privileged"):
+                detail += ", unprivileged (cannot be given queue rights in most setups)"
+        except BackendError:
+            detail += ", user record not readable"
+    return out + [CheckResult("authenticated", True, detail)], superuser
+
+
+def _check_queue(client: RTClient, name: str, create: bool, results: list[CheckResult]) -> dict | None:
+    path = f"/queue/{urllib.parse.quote(name, safe='')}"
+    try:
+        queue = client.get(path, {"fields": "_hyperlinks"}).body or {}
+    except BackendError as exc:
+        if exc.status != 404:
+            results.append(CheckResult("queue", False, f"{name}: {exc}"))
+            return None
+        if not create:
+            results.append(CheckResult("queue", False, f"queue {name!r} not found (--create-queue makes it)"))
+            return None
+        try:
+            client.post("/queue", {"Name": name, "Description": "Imported mail archive"})
+            queue = client.get(path).body or {}
+        except BackendError as exc2:
+            results.append(CheckResult("queue", False, f"could not create queue {name!r}: {exc2}"))
+            return None
+        results.append(CheckResult("queue", True, f"queue {name!r} created (id {queue.get('id')})"))
+        return queue
+    if str(queue.get("Disabled", "0")) == "1":
+        results.append(CheckResult("queue", False, f"queue {name!r} is disabled"))
+        return None
+    results.append(CheckResult("queue", True, f"queue {name!r} found (id {queue.get('id')})"))
+    return queue
+
+
+def _links(record: dict) -> set[str]:
+    return {str(link.get("ref")) for link in record.get("_hyperlinks") or [] if isinstance(link, dict)}
+
+
+def _check_rights(client: RTClient, queue: dict, *, superuser: bool) -> list[CheckResult]:
+    """CreateTicket shows as the queue's "create" link; the ticket rights as the links of a
+    ticket already in the queue (Resource/Ticket.pm). Without such a ticket they cannot be seen."""
+    if superuser:
+        return [CheckResult("rights", True, "superuser: every right")]
+    out = [CheckResult("right CreateTicket", "create" in _links(queue),
+                       "SeeQueue: queue readable; CreateTicket " +
+                       ("granted" if "create" in _links(queue) else "missing on this queue"))]
+    try:
+        found = client.get("/tickets", {"query": f"Queue = {queue.get('id')}", "per_page": 1}).body or {}
+        items = found.get("items") or []
+        ticket = (client.get(f"/ticket/{items[0]['id']}").body or {}) if items else None
+    except BackendError:
+        ticket = None
+    if ticket is None:
+        return out + [CheckResult("rights on tickets", None,
+                                  "no readable ticket in the queue to read them from: the import user "
+                                  "needs ShowTicket, ModifyTicket, ReplyToTicket, CommentOnTicket, "
+                                  "Watch (to add requestors) on this queue")]
+    links = _links(ticket)
+    for right, ref in (("ShowTicket", "self"), ("ReplyToTicket", "correspond"),
+                       ("CommentOnTicket", "comment")):
+        out.append(CheckResult(f"right {right}", ref in links or right == "ShowTicket",
+                               "granted" if ref in links or right == "ShowTicket" else "missing"))
+    lifecycle = any(link.get("ref") == "lifecycle" for link in ticket.get("_hyperlinks") or [])
+    out.append(CheckResult("right ModifyTicket", True if lifecycle else None,
+                           "status changes offered" if lifecycle else
+                           "cannot be seen on this ticket: make sure ModifyTicket is granted"))
+    return out
+
+
+def _check_watchers(queue: dict) -> list[CheckResult]:
+    """Queue AdminCc and Cc are mailed by "On Create/On Correspond Notify ..." whatever the order."""
+    out = []
+    for role in ("AdminCc", "Cc"):
+        members = [_member_name(m) for m in queue.get(role) or []]
+        out.append(CheckResult(
+            f"queue {role}", not members,
+            f"would be mailed on every ticket: {', '.join(members)}; remove them for the import"
+            if members else "none"))
+    return out
+
+
+def _member_name(member: Any) -> str:
+    if isinstance(member, dict):
+        return str(member.get("id", "?"))[:100]
+    return str(member)[:100]

@@ -1,0 +1,234 @@
+"""HTTP to Request Tracker's REST 2 API: sessions, authentication, TLS, retries, error mapping.
+
+Retry rule: a request is repeated here only when repeating it cannot do
+anything twice: reads (GET), and writes whose connection was never made or
+that RT refused with 429. A POST or PUT whose answer was lost after it was
+sent raises BackendError(transient=True); the pipeline driver then asks the
+backend's find_* methods what RT did before it tries again.
+
+Secrets (password, token) live only inside the requests auth object, whose
+repr hides them; no message built here ever contains them or the URL's
+userinfo part.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import requests
+import urllib3
+
+from importer.errors import AuthError, BackendError
+
+log = logging.getLogger(__name__)
+
+API = "/REST/2.0"
+# 502/504 come from a proxy that may already have handed the request to RT;
+# 503 may too. Only reads are repeated after them.
+TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
+MAX_BACKOFF = 30.0        # seconds, one wait
+MAX_RETRY_AFTER = 300.0   # seconds: a longer Retry-After is clamped to this
+_insecure_warned = False
+_warn_lock = threading.Lock()
+
+
+class _BasicAuth(requests.auth.HTTPBasicAuth):
+    def __repr__(self) -> str:
+        return f"<basic auth user={self.username!r} password=***>"
+
+
+class _TokenAuth(requests.auth.AuthBase):
+    """RT's auth tokens: `Authorization: token <secret>` (RT::Authen::Token)."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def __call__(self, r):
+        r.headers["Authorization"] = f"token {self._token}"
+        return r
+
+    def __repr__(self) -> str:
+        return "<token auth ***>"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where the credentials came from, without them: safe to print."""
+
+    kind: str      # "token" | "basic" | "none"
+    user: str | None
+
+
+def auth_from_env(env: Mapping[str, str]) -> tuple[requests.auth.AuthBase | None, Credentials]:
+    """RTTOKEN wins over RTUSER/RTPASSWD, as in RT's own command-line client."""
+    token = env.get("RTTOKEN")
+    if token:
+        return _TokenAuth(token), Credentials("token", env.get("RTUSER") or None)
+    user, password = env.get("RTUSER"), env.get("RTPASSWD")
+    if user and password is not None:
+        return _BasicAuth(user, password), Credentials("basic", user)
+    return None, Credentials("none", user or None)
+
+
+def clean_base_url(url: str) -> str:
+    """The server's base URL without userinfo, query or trailing slash, nor `/REST/2.0`."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("RT URL must be http:// or https:// with a host")
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    path = parts.path.rstrip("/")
+    if path.endswith(API):
+        path = path[: -len(API)]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer from RT, decoded."""
+
+    status: int
+    body: Any                      # parsed JSON, or None
+    location: str | None           # the Location header (201 answers)
+
+
+def _never_reached_server(exc: requests.RequestException) -> bool:
+    """True when the connection was never established, so nothing was sent."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    reason = getattr(exc.args[0], "reason", exc.args[0]) if exc.args else None
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError,
+                               urllib3.exceptions.NameResolutionError))
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), MAX_RETRY_AFTER))
+
+
+def _message(body: Any) -> str:
+    """RT's own words from an error answer, bounded."""
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"][:500]
+    return ""
+
+
+class RTClient:
+    """A thread-safe REST 2 client: one requests.Session per thread."""
+
+    def __init__(self, base_url: str, auth: requests.auth.AuthBase | None, *,
+                 verify: bool | str = True, timeout: float = 60.0, retries: int = 5,
+                 adapter: Callable[[], requests.adapters.BaseAdapter] | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.base_url = clean_base_url(base_url)
+        self._auth, self._verify, self._timeout = auth, verify, timeout
+        self._retries, self._adapter, self._sleep = max(0, retries), adapter, sleep
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+        if verify is False:
+            _warn_insecure_once(self.base_url)
+
+    def __repr__(self) -> str:
+        return f"<RTClient {self.base_url} auth={self._auth!r}>"
+
+    def _session(self) -> requests.Session:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = requests.Session()
+            s.auth, s.verify = self._auth, self._verify
+            s.trust_env = False    # no .netrc or proxy variables: credentials come from RT*
+            s.headers["Accept"] = "application/json"
+            if self._adapter is not None:
+                s.mount("http://", self._adapter())
+                s.mount("https://", self._adapter())
+            self._local.session = s
+            with self._lock:
+                self._sessions.append(s)
+        return s
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Answer:
+        return self._call("GET", path, params=params)
+
+    def post(self, path: str, payload: Any) -> Answer:
+        return self._call("POST", path, json=payload)
+
+    def put(self, path: str, payload: Any) -> Answer:
+        return self._call("PUT", path, json=payload)
+
+    def _call(self, method: str, path: str, **kw) -> Answer:
+        url = self.base_url + API + path
+        safe = method == "GET"
+        for attempt in range(self._retries + 1):
+            last = attempt == self._retries
+            with self._lock:
+                self.requests_sent += 1
+            try:
+                resp = self._session().request(method, url, timeout=self._timeout, **kw)
+            except requests.RequestException as exc:
+                may_retry = safe or _never_reached_server(exc)
+                if last or not may_retry:
+                    raise BackendError(f"{method} {path}: {type(exc).__name__}"
+                                       + ("" if may_retry else ": answer lost, the request may have been applied"),
+                                       transient=True) from None
+                self._backoff(attempt, None)
+                continue
+            if resp.status_code in TRANSIENT_STATUS and (safe or resp.status_code == 429) and not last:
+                self._backoff(attempt, _retry_after(resp))
+                continue
+            return self._answer(method, path, resp)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> None:
+        """Exponential backoff with full jitter (AWS architecture blog, 2015)."""
+        delay = random.uniform(0, min(MAX_BACKOFF, 0.5 * 2 ** attempt))
+        self._sleep(max(delay, retry_after or 0.0))
+
+    def _answer(self, method: str, path: str, resp: requests.Response) -> Answer:
+        try:
+            body = resp.json() if resp.content else None
+        except ValueError:
+            body = None
+        status = resp.status_code
+        if status < 400:
+            return Answer(status, body, resp.headers.get("Location"))
+        what = f"{method} {path}: {_message(body) or resp.reason or 'error'}"
+        if status in (401, 403):
+            raise AuthError(what, status=status)
+        raise BackendError(what, status=status, transient=status in TRANSIENT_STATUS)
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for s in sessions:
+            s.close()
+        self._local = threading.local()
+
+
+def _warn_insecure_once(url: str) -> None:
+    global _insecure_warned
+    with _warn_lock:
+        if _insecure_warned:
+            return
+        _insecure_warned = True
+    log.warning("TLS certificate verification is OFF for %s (verify_tls: false)", url)
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
