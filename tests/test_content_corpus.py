@@ -53,7 +53,7 @@ def _stdlib_files(raw: bytes) -> list[bytes]:
         elif maintype not in ("text", "multipart"):   # multipart here: its boundary is missing
             data = part.get_payload(decode=True)
             encoded = part.get_payload().encode("ascii", "surrogateescape")
-            if data.split() != encoded.split():
+            if b"".join(data.split()) != b"".join(encoded.split()):
                 found.append(data)             # else the stdlib could not decode it either
     return found
 

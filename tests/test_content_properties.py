@@ -49,7 +49,7 @@ def test_extract_never_raises_on_broken_mime(lines, eol):
     _check(eol.join(lines))
 
 
-_NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+_NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40)
 
 
 @settings(max_examples=100, deadline=None)
