@@ -106,7 +106,8 @@ class Archive:
                 tally.fmt = "maildir"
                 yield from self._scan_maildir(found.path, tally)
             elif found.kind == "error":
-                yield tally.add(Unreadable(SourceRef(found.path, 0, fmt="unknown"), found.note))
+                ref = SourceRef(found.path, 0, None, 0, "unknown")
+                yield tally.add(Unreadable(ref, found.note))
             else:
                 tally.notes.append(found.note)
             self.files.append(tally.summary())
@@ -116,7 +117,7 @@ class Archive:
             with open(path, "rb") as fp:
                 tally.compression = compression_of(fp.read(16))
         except OSError as exc:
-            yield tally.add(Unreadable(SourceRef(path, 0, fmt="unknown"),
+            yield tally.add(Unreadable(SourceRef(path, 0, None, 0, "unknown"),
                                        f"cannot read: {exc.strerror or exc}"))
             return
         work, damage = path, None
@@ -197,29 +198,28 @@ class Archive:
         try:
             found = list(src_maildir.messages(root))
         except OSError as exc:
-            yield tally.add(Unreadable(SourceRef(root, 0, fmt="maildir"),
+            yield tally.add(Unreadable(SourceRef(root, 0, None, 0, "maildir"),
                                        f"cannot list Maildir: {exc.strerror or exc}"))
             return
         for path, delivered in found:
-            if delivered:
-                yield tally.add(self._whole(path, path, 0, "maildir", None))
-            else:
-                yield tally.add(Unreadable(SourceRef(path, 0, fmt="maildir"),
-                                           "Maildir tmp/ file: never delivered",
-                                           self._tmp_bytes(path)))
+            why = None if delivered else "Maildir tmp/ file: never delivered"
+            yield tally.add(self._whole(path, path, 0, "maildir", why))
         if any(not d for _, d in found):
             tally.notes.append("files in tmp/ were never delivered: quarantined, not imported")
 
-    def _tmp_bytes(self, path: str) -> bytes:
-        try:
-            with open(path, "rb") as fp:
-                return fp.read(self._max)
-        except OSError:
-            return b""
-
     # -- reading again --------------------------------------------------------------
     def read(self, ref: SourceRef) -> bytes:
-        """The same bytes scan() gave for `ref` (spool files live until the archive closes)."""
+        """The same bytes scan() gave for `ref`, by its position; for a message over the size
+        bound, the bytes scan() left out. Spool files live until the archive is closed."""
+        if ref.length == 0:
+            return b""
+        try:
+            return self._read_again(ref)
+        except OSError as exc:
+            raise SourceError(ref.path, f"cannot read: {exc.strerror or exc}",
+                              ref.offset) from exc
+
+    def _read_again(self, ref: SourceRef) -> bytes:
         work = self._spools.get(ref.path, ref.path)
         if ref.offset is None:
             raw = self._read_whole(work, ref.fmt)

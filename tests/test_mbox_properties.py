@@ -1,0 +1,73 @@
+"""Properties of the mbox reader: round trips through write_mboxrd, nothing dropped, read == scan."""
+
+import io
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from importer.mbox import MboxSplitter, write_mboxrd
+from importer.records import RawMessage
+from importer.sources import Archive
+
+FROM = b"From bob@example.org Tue Feb  2 12:34:56 1999"
+_prefix = st.sampled_from([b"", b"From ", b">From ", b">>From ", b">>>From ", b"From - ",
+                           FROM, b"Content-Length: 3", b"\r", b"Subject: x"])
+_ending = st.sampled_from([b"\n", b"\r\n", b"\n\n", b"\r\n\r\n"])
+_line = st.tuples(_prefix, st.binary(max_size=30), _ending).map(b"".join)
+message = st.tuples(st.lists(_line, max_size=8), st.binary(max_size=10)).map(
+    lambda parts: b"".join(parts[0]) + parts[1])      # last line may lack its newline
+
+
+def stored(raw: bytes) -> bytes:
+    """The contract: a message comes back exactly, gaining a newline if it had none."""
+    return raw if raw.endswith(b"\n") else raw + b"\n"
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(message, min_size=1, max_size=6))
+def test_mboxrd_round_trip_is_byte_exact(tmp_path_factory, msgs):
+    path = tmp_path_factory.mktemp("rt") / "out.mbox"
+    with open(path, "wb") as fp:
+        write_mboxrd([(FROM, m) for m in msgs], fp)
+    with Archive([str(path)]) as archive:
+        items = list(archive.scan())
+        assert all(isinstance(i, RawMessage) for i in items)
+        assert [i.raw for i in items] == [stored(m) for m in msgs]
+        assert [i.from_line for i in items] == [FROM] * len(msgs)
+        assert [archive.read(i.source) for i in items] == [i.raw for i in items]
+
+
+_fragment = st.one_of(
+    st.sampled_from([FROM + b"\n", FROM + b"\r\n", b"From - \n", b"From Russia\n", b"\n",
+                     b"\r\n", b"Subject: s\n", b">From q\n", b"Content-Length: 4\n",
+                     b"Content-Length: 0\n", b"\xef\xbb\xbf", b"x"]),
+    st.binary(max_size=12))
+
+
+@settings(max_examples=400)
+@given(st.lists(_fragment, max_size=30).map(b"".join))
+def test_pieces_and_separators_cover_every_byte(data):
+    """Between two pieces lie only a separator blank line and the next From_ line."""
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    for piece in MboxSplitter(io.BytesIO(data), max_message=64):
+        gap = data[pos:piece.offset]
+        if piece.from_line is None:
+            assert gap == b""
+        else:
+            line = gap.lstrip(b"\r\n") if pos else gap
+            assert line.rstrip(b"\r\n") == piece.from_line
+            assert len(gap) - len(line) <= 2
+        if piece.kind != "oversize":
+            assert piece.data == data[piece.offset:piece.offset + piece.length]
+        pos = piece.offset + piece.length
+    assert data[pos:].strip(b"\r\n") == b"" and len(data) - pos <= 2
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_fragment, max_size=30).map(b"".join))
+def test_read_returns_what_scan_gave(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("rd") / "box"
+    path.write_bytes(data)
+    with Archive([str(path)]) as archive:
+        for item in archive.scan():
+            assert archive.read(item.source) == item.raw

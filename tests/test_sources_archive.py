@@ -1,0 +1,187 @@
+"""Archive over files, Maildirs, directories and compressed inputs: what is found, read, counted."""
+
+import bz2
+import gzip
+import lzma
+import os
+
+import pytest
+
+from importer.errors import SourceError
+from importer.records import RawMessage, Unreadable
+from importer.sources import Archive, FileSummary, check_sources
+
+FROM = b"From alice@example.org Mon Jan  1 00:00:00 2001\n"
+MSG = b"From: a@example.org\nSubject: hi\n\nbody\n"
+
+
+def scan(*paths, **kw):
+    with Archive([str(p) for p in paths], **kw) as archive:
+        items = list(archive.scan())
+        reread = [archive.read(i.source) for i in items]
+    return items, archive.files, reread
+
+
+def write(path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_eml_is_the_files_bytes_exactly(tmp_path):
+    raw = b"\xef\xbb\xbf" + MSG.replace(b"\n", b"\r\n")
+    items, files, _ = scan(write(tmp_path / "m.eml", raw))
+    assert [(type(i), i.raw) for i in items] == [(RawMessage, raw)]
+    assert items[0].source.offset is None and items[0].source.fmt == "eml"
+    assert files == [FileSummary(str(tmp_path / "m.eml"), "eml", None, 1, 0)]
+
+
+def test_eml_named_file_starting_with_from_line_is_read_as_mbox(tmp_path):
+    items, files, _ = scan(write(tmp_path / "saved.eml", FROM + MSG))
+    assert items[0].raw == MSG and items[0].from_line == FROM.rstrip(b"\n")
+    assert files[0].fmt == "mbox"
+
+
+def test_mbox_without_extension_is_found_by_content(tmp_path):
+    items, files, reread = scan(write(tmp_path / "inbox", FROM + MSG + b"\n" + FROM + MSG))
+    assert [i.raw for i in items] == [MSG, MSG] == reread
+    assert [i.source.index for i in items] == [0, 1]
+    assert files[0].fmt == "mbox" and files[0].messages == 2
+
+
+def test_text_file_is_quarantined_as_not_mail(tmp_path):
+    items, files, reread = scan(write(tmp_path / "README", b"# notes\nnothing here\n"))
+    assert isinstance(items[0], Unreadable) and items[0].reason == "not a mail archive"
+    assert items[0].raw == reread[0] == b"# notes\nnothing here\n"
+    assert (files[0].fmt, files[0].messages, files[0].unreadable) == ("unknown", 0, 1)
+
+
+def test_junk_before_first_from_line_is_quarantined_with_its_bytes(tmp_path):
+    items, files, reread = scan(write(tmp_path / "box", b"junk line\n\n" + FROM + MSG))
+    assert isinstance(items[0], Unreadable) and items[0].raw == b"junk line\n\n" == reread[0]
+    assert items[1].raw == MSG
+    assert (files[0].messages, files[0].unreadable) == (1, 1)
+
+
+def test_empty_file_is_counted_with_no_messages(tmp_path):
+    items, files, _ = scan(write(tmp_path / "empty.mbox", b""))
+    assert items == [] and files == [FileSummary(str(tmp_path / "empty.mbox"), "mbox", None,
+                                                 0, 0, ("empty file",))]
+
+
+@pytest.mark.parametrize("kind,compress", [("gz", gzip.compress), ("bz2", bz2.compress),
+                                           ("xz", lzma.compress)])
+def test_compressed_mbox_reads_like_the_plain_one(tmp_path, kind, compress):
+    plain = FROM + MSG + b"\n" + FROM + b"S: 2\n\n>From x\n"
+    items, files, reread = scan(write(tmp_path / "box.data", compress(plain)))
+    assert [i.raw for i in items] == [MSG, b"S: 2\n\nFrom x\n"] == reread
+    assert files[0].compression == kind and files[0].fmt == "mbox"
+
+
+def test_spool_files_are_removed_on_exit(tmp_path):
+    with Archive([str(write(tmp_path / "b.gz", gzip.compress(FROM + MSG)))]) as archive:
+        list(archive.scan())
+        spools = list(archive._spools.values())
+        assert spools and all(os.path.exists(s) for s in spools)
+    assert not any(os.path.exists(s) for s in spools)
+
+
+def test_damaged_compressed_file_keeps_what_came_out_and_quarantines_the_rest(tmp_path):
+    data = gzip.compress(FROM + MSG * 50)
+    items, files, _ = scan(write(tmp_path / "cut.gz", data[: len(data) - 12]))
+    assert isinstance(items[-1], Unreadable) and "damaged" in items[-1].reason
+    assert files[0].unreadable == 1
+
+
+def make_maildir(root, cur=(), new=(), tmp=()):
+    for sub, names in (("cur", cur), ("new", new), ("tmp", tmp)):
+        for name in names:
+            write(root / sub / name, MSG.replace(b"hi", name.encode()))
+    return root
+
+
+def test_maildir_orders_cur_and_new_by_delivery_time(tmp_path):
+    root = make_maildir(tmp_path / "Mail", cur=["1200.2.h:2,S", "900.1.h:2,RS"], new=["1000.3.h"])
+    items, files, reread = scan(root)
+    names = [os.path.basename(i.source.path) for i in items]
+    assert names == ["900.1.h:2,RS", "1000.3.h", "1200.2.h:2,S"]
+    assert [i.raw for i in items] == reread
+    assert files == [FileSummary(str(root), "maildir", None, 3, 0)]
+
+
+def test_maildir_without_new_or_tmp_is_still_a_maildir(tmp_path):
+    items, files, _ = scan(make_maildir(tmp_path / "M", cur=["1.a.h:2,"]))
+    assert len(items) == 1 and files[0].fmt == "maildir"
+
+
+def test_maildir_tmp_files_are_quarantined_not_imported(tmp_path):
+    items, files, _ = scan(make_maildir(tmp_path / "M", new=["1.a.h"], tmp=["2.b.h"]))
+    assert [type(i) for i in items] == [RawMessage, Unreadable]
+    assert "never delivered" in items[1].reason and items[1].raw
+    assert (files[0].messages, files[0].unreadable) == (1, 1)
+
+
+def test_gzipped_maildir_message_is_read_decompressed(tmp_path):
+    root = tmp_path / "M"
+    write(root / "cur" / "1.a.h:2,S", gzip.compress(MSG))
+    items, _, reread = scan(root)
+    assert items[0].raw == MSG == reread[0]
+
+
+def test_directory_mixes_are_read_recursively_in_sorted_order(tmp_path):
+    write(tmp_path / "b" / "z.eml", MSG)
+    write(tmp_path / "a.mbox", FROM + MSG)
+    make_maildir(tmp_path / "b" / "Maildir", cur=["1.a.h"])
+    write(tmp_path / "b" / "Maildir" / "dovecot-uidlist", b"3 V1 N2\n")
+    items, files, _ = scan(tmp_path)
+    assert [f.path[len(str(tmp_path)) + 1:] for f in files] == [
+        "a.mbox", "b/Maildir", "b/Maildir/dovecot-uidlist", "b/z.eml"]
+    assert files[2].notes and files[2].messages == files[2].unreadable == 0
+    assert len(items) == 3
+
+
+def test_symlink_loop_does_not_hang_and_is_noted(tmp_path):
+    write(tmp_path / "d" / "m.eml", MSG)
+    os.symlink(tmp_path / "d", tmp_path / "d" / "loop")
+    os.symlink("self", tmp_path / "self")
+    items, files, _ = scan(tmp_path)
+    assert sum(isinstance(i, RawMessage) for i in items) == 1
+    notes = {os.path.basename(f.path): f for f in files}
+    assert "already read" in notes["loop"].notes[0]
+    assert notes["self"].unreadable == 1
+
+
+def test_same_file_given_twice_is_read_once(tmp_path):
+    path = write(tmp_path / "m.eml", MSG)
+    items, files, _ = scan(path, path)
+    assert len(items) == 1 and "already read" in files[1].notes[0]
+
+
+def test_message_over_the_bound_is_quarantined_with_its_place(tmp_path):
+    big = MSG + b"x" * 3000 + b"\n"
+    path = write(tmp_path / "box", FROM + big + b"\n" + FROM + MSG)
+    with Archive([str(path)], max_message=1000) as archive:
+        items = list(archive.scan())
+    assert isinstance(items[0], Unreadable) and "limit" in items[0].reason
+    assert items[0].source.length == len(big) and items[1].raw == MSG
+
+
+def test_read_notices_a_file_that_changed(tmp_path):
+    path = write(tmp_path / "box", FROM + MSG)
+    with Archive([str(path)]) as archive:
+        (item,) = archive.scan()
+        path.write_bytes(FROM[:10])
+        with pytest.raises(SourceError):
+            archive.read(item.source)
+
+
+def test_check_sources_names_the_missing_path(tmp_path):
+    with pytest.raises(SourceError) as err:
+        check_sources([str(tmp_path), str(tmp_path / "nope.mbox")])
+    assert err.value.path.endswith("nope.mbox")
+
+
+def test_check_sources_rejects_a_broken_link(tmp_path):
+    os.symlink(tmp_path / "gone", tmp_path / "link")
+    with pytest.raises(SourceError, match="broken"):
+        check_sources([str(tmp_path / "link")])
