@@ -1,0 +1,175 @@
+"""Which messages are the same message: the content hash, the completeness order, the Deduper.
+
+Content hash (after public-inbox's ContentHash.pm), sha256 over these parts only:
+
+* From, To and Cc as lowercased bare addresses, in order.  Display names are left out:
+  list servers and gateways re-quote and re-encode names ("Doe, John" vs =?utf-8?...).
+* Subject, decoded, whitespace collapsed, with leading "[list]" tags removed from among
+  its leading Re:/Fwd: words: Mailman adds "[foo] " to the list's copy but not to the
+  copy that reached a Cc'd person directly.
+* Date as the instant it names (UTC), else its raw text: Exchange rewrites the Date
+  header's format ("+0100" into "+0000" with the hour moved) for the same mail.
+* References and In-Reply-To as one sorted set of ids, the message's own id removed:
+  LKML "duplicates" put the same parent in one or the other (public-inbox's rule).
+* The body bytes after the header block, with line endings made LF, trailing blanks on
+  each line and at the end removed (MTAs convert CRLF and strip trailing spaces), and a
+  mailing-list footer removed (see `strip_list_footer`).
+
+Left out on purpose: Message-ID (the same mail arrives under different ids from broken
+gateways, and a missing id must not make copies differ), Received, Delivered-To,
+Return-Path, X-* and every other header (they record the path a copy travelled, not
+its content), and the mbox "From " line (written by the mailbox, not the sender).
+Not handled: a footer that Mailman adds as its own MIME part, or a body re-encoded
+(quoted-printable into base64) in transit: such copies keep different hashes.
+
+A message without a usable Message-ID gets the synthetic id
+``synthetic.<first 32 hex digits of content_hash>@archive-import.invalid``; the same
+content therefore gets the same id on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from datetime import datetime, timezone
+
+from importer.records import Duplicate, MessageRecord
+
+__all__ = ["content_hash", "synthetic_id", "completeness", "strip_list_footer",
+           "normalise_body", "Deduper"]
+
+_TRAILING_WS = re.compile(rb"[ \t\r]+(?=\n)")
+_CR = re.compile(rb"\r\n?")
+# A footer block starts at a signature separator ("-- ", RFC 3676 4.3) or Mailman's row
+# of underscores; it is a list footer only if it names a list's info page or how to
+# leave the list.  A person's own signature never matches unless it says exactly that.
+_SEPARATOR = re.compile(rb"\n(?:-- ?|_{20,})\n")
+_LIST_FOOTER = re.compile(
+    rb"(?i)https?://\S+/listinfo\b|/mailman/listinfo|mailing list\b[^\n]*\n(?:[^\n]*\n)?"
+    rb"[^\n]*unsubscribe|to unsubscribe from this group|-leave@\S+\.\w+")
+_FOOTER_MAX = 1500          # bytes: footers are a few lines, never a message's body
+_FOOTER_LINES = 12
+_SUBJECT_LEAD = re.compile(r"^(?:\s*(?:\[[^\]]{1,60}\]|(?:re|fwd?|aw|sv|wg)\s*:))+", re.I)
+_TAG = re.compile(r"\[[^\]]{1,60}\]\s*")
+
+
+def normalise_body(body: bytes) -> bytes:
+    """Body bytes as the hash sees them: LF endings, no trailing blanks, no list footer."""
+    body = _TRAILING_WS.sub(b"", body)
+    if b"\r" in body:
+        body = _CR.sub(b"\n", body)
+    return strip_list_footer(body.rstrip())
+
+
+def strip_list_footer(body: bytes) -> bytes:
+    """Remove a trailing mailing-list footer block, if the last separator starts one."""
+    tail_start = max(0, len(body) - _FOOTER_MAX)
+    last = None
+    for m in _SEPARATOR.finditer(body, tail_start):
+        last = m
+    if last is None:
+        return body
+    block = body[last.end():]
+    if block.count(b"\n") >= _FOOTER_LINES or not _LIST_FOOTER.search(block):
+        return body
+    return body[:last.start()].rstrip()
+
+
+def _subject_key(subject: str) -> str:
+    subject = " ".join(subject.split())
+    lead = _SUBJECT_LEAD.match(subject)
+    if lead:
+        kept = _TAG.sub("", lead.group())
+        subject = " ".join((kept + subject[lead.end():]).split())
+    return subject
+
+
+def _date_key(date: datetime | None, raw: str) -> str:
+    if date is not None and date.tzinfo is not None:
+        return date.astimezone(timezone.utc).isoformat()
+    return " ".join(raw.split())
+
+
+def content_hash(*, from_addrs: tuple[str, ...], to: tuple[str, ...], cc: tuple[str, ...],
+                 subject: str, date: datetime | None, date_raw: str,
+                 refs: tuple[str, ...], own_id: str | None, body: bytes) -> str:
+    """sha256 hex of the parts listed in the module docstring (`date` is the Date header's)."""
+    h = hashlib.sha256()
+    ids = sorted(set(refs) - {own_id})
+    for name, value in (("from", " ".join(from_addrs)), ("to", " ".join(to)),
+                        ("cc", " ".join(cc)), ("subject", _subject_key(subject)),
+                        ("date", _date_key(date, date_raw)), ("refs", " ".join(ids))):
+        h.update(name.encode() + b"\0" + value.encode("utf-8", "replace") + b"\0")
+    h.update(b"body\0")
+    h.update(normalise_body(body))
+    return h.hexdigest()
+
+
+def synthetic_id(content_hash_hex: str) -> str:
+    """The deterministic id for a message without a usable Message-ID."""
+    return f"synthetic.{content_hash_hex[:32]}@archive-import.invalid"
+
+
+def completeness(*, real_id: bool, has_date: bool, header_count: int, size: int) -> tuple:
+    """Larger is the copy to keep; compared in this order:
+
+    1. a real Message-ID: replies find their parent through it (RFC 5322 3.6.4);
+    2. a parseable Date header: the sender's own date beats a relay's Received date;
+    3. more header fields: the delivered copy carries the Received trail and list
+       headers that a Sent-folder or re-exported copy has lost;
+    4. more bytes: a truncated copy (a full disk, a cut download) is shorter.
+    Equal tuples keep the copy seen first, so a rerun keeps the same copy.
+    """
+    return (int(real_id), int(has_date), header_count, size)
+
+
+class _Cluster:
+    __slots__ = ("kept", "dropped")
+
+    def __init__(self, rec: MessageRecord):
+        self.kept = rec
+        self.dropped: list[MessageRecord] = []
+
+
+class Deduper:
+    """Groups records by content hash and keeps the most complete copy of each.
+
+    Same content hash means the same message, whatever its Message-ID: reason
+    "message-id" when both copies carry the same real id, "content" otherwise
+    (`Duplicate.message_id` is the dropped copy's id).  Records that share a
+    Message-ID but not their content ("imposters", public-inbox's word) are all kept;
+    `result()` returns their ids, i.e. every id carried by more than one kept record.
+    Holds records only (never bodies); the kept copy is settled when `result()` is called,
+    so a more complete copy that arrives later replaces the one kept so far.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._by_hash: dict[str, _Cluster] = {}
+        self._order: list[_Cluster] = []
+
+    def add(self, rec: MessageRecord) -> None:
+        cluster = self._by_hash.get(rec.content_hash) if self.enabled else None
+        if cluster is None:
+            cluster = _Cluster(rec)
+            self._order.append(cluster)
+            if self.enabled:
+                self._by_hash[rec.content_hash] = cluster
+        elif rec.completeness > cluster.kept.completeness:
+            cluster.dropped.append(cluster.kept)
+            cluster.kept = rec
+        else:
+            cluster.dropped.append(rec)
+
+    def result(self) -> tuple[list[MessageRecord], list[Duplicate], set[str]]:
+        """Unique records (in order of first appearance), duplicates, imposter ids."""
+        unique = [c.kept for c in self._order]
+        duplicates = []
+        for c in self._order:
+            for rec in c.dropped:
+                same_id = rec.message_id == c.kept.message_id and not c.kept.synthetic_id
+                duplicates.append(Duplicate(rec.message_id, c.kept.source, rec.source,
+                                            "message-id" if same_id else "content"))
+        counts = Counter(r.message_id for r in unique)
+        return unique, duplicates, {mid for mid, n in counts.items() if n > 1}
