@@ -54,16 +54,22 @@ _ADDRESS = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[a-z0-9](?:[a-z0-9.-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MIME_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,64}$")
 _TXN = re.compile(r"/transaction/(\d+)$")
+EPOCH_FLOOR = datetime(1970, 1, 2, tzinfo=timezone.utc)
 SUBJECT_MAX = 200          # RT's Tickets.Subject is varchar(200)
 
 
 def rt_date(when: datetime | None) -> str | None:
-    """RT's ISO form in UTC; naive datetimes are taken as UTC."""
+    """RT's ISO form in UTC; naive datetimes are taken as UTC. None before 1970-01-02:
+    RT::Date counts seconds from 1970 and takes 0 or less as "not set" (a 1969 Created
+    came back as 1970-01-01 00:00:00 on RT 5.0.3), so RT keeps its own date then."""
     if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    when = when.astimezone(timezone.utc)
+    if when < EPOCH_FLOOR:
+        return None
+    return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def one_line(text: str, limit: int) -> str:
@@ -290,6 +296,8 @@ class RTBackend:
     def _candidates(self, plan: ThreadPlan) -> list[str]:
         q = f"Queue = {tsql_quote(self.queue)}"
         created = plan.first_date or plan.messages[0].record.date
+        if rt_date(created) is None:
+            created = None
         if created is not None:
             # TicketSQL's "Created = 'day'" means the whole day in the user's time zone
             # (RT::Tickets::_DateLimit), so ask for a window and compare exactly here.
