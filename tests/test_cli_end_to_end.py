@@ -1,0 +1,181 @@
+"""The command line end to end on small archives written here and on the shipped fixtures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from importer.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "fixtures")
+
+
+def mail(n: int, *, subject="Printer on fire", reply_to: int | None = None, sender="carol@example.net",
+         body="Hello") -> bytes:
+    refs = f"In-Reply-To: <m{reply_to}@example.net>\nReferences: <m{reply_to}@example.net>\n" \
+        if reply_to is not None else ""
+    return (f"From: Carol <{sender}>\nTo: hello@example.org\nSubject: {subject}\n"
+            f"Date: Sun, 16 Feb 2014 1{n % 10}:00:00 +0000\nMessage-ID: <m{n}@example.net>\n{refs}"
+            f"\n{body} {n}\n").encode()
+
+
+def write_mbox(path, messages: list[bytes]) -> None:
+    with open(path, "wb") as fp:
+        for m in messages:
+            fp.write(b"From carol@example.net Sun Feb 16 10:00:00 2014\n" + m + b"\n")
+
+
+@pytest.fixture
+def archive(tmp_path):
+    write_mbox(tmp_path / "inbox.mbox", [mail(1), mail(2, subject="Re: Printer on fire", reply_to=1),
+                                         mail(3, subject="Invoice 42")])
+    write_mbox(tmp_path / "copy.mbox", [mail(2, subject="Re: Printer on fire", reply_to=1)])
+    return tmp_path
+
+
+def load_report(path):
+    with open(path, encoding="utf-8") as fp:
+        return json.load(fp)
+
+
+def test_run_imports_one_ticket_per_thread_and_accounts_for_everything(archive, capsys):
+    store, report = archive / "a.sqlite", archive / "r.json"
+    code = main(["run", "--quiet", "--store", str(store), "--report", str(report),
+                 str(archive / "inbox.mbox"), str(archive / "copy.mbox")])
+    assert code == 0, capsys.readouterr().err
+    rep = load_report(report)
+    s = rep["summary"]
+    assert s == {"messages_read": 4, "messages_unique": 3, "duplicates": 1, "quarantined": 0,
+                 "threads": 2}
+    assert s["messages_read"] == s["messages_unique"] + s["duplicates"] + s["quarantined"]
+    conn = sqlite3.connect(store)
+    assert conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
+    stored = dict(conn.execute("SELECT message_id, sha256 FROM entries").fetchall())
+    for t in rep["threads"]:
+        assert t["ticket"]["backend"] == "local"
+        for m in t["messages"]:
+            (raw,) = conn.execute("SELECT raw FROM entries WHERE message_id=?",
+                                  (m["message_id"],)).fetchone()
+            assert hashlib.sha256(raw).hexdigest() == m["sha256"] == stored[m["message_id"]]
+    assert "created 2" in capsys.readouterr().out
+
+
+def test_second_identical_run_creates_nothing(archive, capsys):
+    args = ["run", "--quiet", "--store", str(archive / "a.sqlite"), "--report",
+            str(archive / "r.json"), str(archive)]
+    assert main(args) == 0
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "tickets created 0, already present 2" in out[-1]
+    conn = sqlite3.connect(archive / "a.sqlite")
+    assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 3
+
+
+def test_dry_run_writes_only_the_report(archive, capsys):
+    report = archive / "dry.json"
+    assert main(["dry-run", "--quiet", "--store", str(archive / "none.sqlite"), "--report",
+                 str(report), str(archive)]) == 0
+    assert not (archive / "none.sqlite").exists()
+    rep = load_report(report)
+    assert rep["summary"]["threads"] == 2
+    assert all(t["ticket"] is None for t in rep["threads"])
+
+
+def test_dry_run_after_a_run_names_the_existing_tickets(archive, capsys):
+    store = str(archive / "a.sqlite")
+    assert main(["run", "--quiet", "--store", store, "--report", str(archive / "r.json"),
+                 str(archive)]) == 0
+    assert main(["dry-run", "--quiet", "--store", store, "--report", str(archive / "d.json"),
+                 str(archive)]) == 0
+    rep = load_report(archive / "d.json")
+    assert {t["ticket"]["backend"] for t in rep["threads"]} == {"local"}
+    assert "would create 0, already present 2" in capsys.readouterr().out
+
+
+def test_show_prints_the_ticket_and_raw_bytes_exactly(archive, capsysbinary):
+    store = str(archive / "a.sqlite")
+    assert main(["run", "--quiet", "--store", store, "--report", str(archive / "r.json"),
+                 str(archive / "inbox.mbox")]) == 0
+    capsysbinary.readouterr()
+    assert main(["show", "--store", store, "1"]) == 0
+    shown = capsysbinary.readouterr().out.decode()
+    assert "Printer on fire" in shown and "Requestors: carol@example.net" in shown
+    assert main(["show", "--store", store, "1", "--raw", "2"]) == 0
+    assert capsysbinary.readouterr().out == mail(2, subject="Re: Printer on fire", reply_to=1)
+
+
+def test_status_reports_runs_and_threads(archive, capsys):
+    store = str(archive / "a.sqlite")
+    main(["run", "--quiet", "--store", store, "--report", str(archive / "r.json"), str(archive)])
+    capsys.readouterr()
+    assert main(["status", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "threads done 2, pending 0, failed 0" in out and "run 1: run" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", "/nonexistent/archive.mbox"], "/nonexistent/archive.mbox"),
+    (["run", "--config", "/nonexistent.yaml", "x"], "/nonexistent.yaml"),
+    (["show", "--store", "/nonexistent.sqlite", "1"], "/nonexistent.sqlite"),
+    (["run", "--report", "out.txt", "x"], ".json"),
+])
+def test_user_mistakes_are_one_line_errors(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_bad_config_key_is_named(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("rt:\n  wrokers: 3\n")
+    assert main(["dry-run", "--config", str(cfg), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "rt.wrokers" in err and str(cfg) in err
+
+
+def test_console_script_runs_as_a_subprocess(archive):
+    done = subprocess.run([sys.executable, "-m", "importer", "dry-run", "--quiet", "--report",
+                           str(archive / "p.json"), str(archive)], capture_output=True, text=True,
+                          cwd=archive, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "4 messages read" in done.stdout
+
+
+class Interrupt(BaseException):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_state(archive, monkeypatch, capsys):
+    from importer.backends.local import LocalBackend
+    calls = {"n": 0}
+    real = LocalBackend.add_message
+
+    def dying(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise Interrupt()          # like a kill -9 half way through a thread
+        return real(self, *a, **kw)
+
+    store = str(archive / "a.sqlite")
+    args = ["run", "--quiet", "--store", store, "--report", str(archive / "r.json"), str(archive)]
+    monkeypatch.setattr(LocalBackend, "add_message", dying)
+    with pytest.raises(Interrupt):
+        main(args)
+    monkeypatch.setattr(LocalBackend, "add_message", real)
+    assert main(args) == 0
+    clean = archive / "clean.sqlite"
+    assert main(["run", "--quiet", "--store", str(clean), "--report", str(archive / "c.json"),
+                 str(archive)]) == 0
+
+    def state(path):
+        c = sqlite3.connect(path)
+        return sorted(c.execute("SELECT t.subject, e.position, e.message_id, e.sha256 FROM entries e"
+                                " JOIN tickets t ON t.id = e.ticket_id").fetchall())
+    assert state(store) == state(clean)
