@@ -1,0 +1,150 @@
+"""The REST 2 client's retry rules, error mapping and secrecy, on a scripted transport (no server)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import requests
+import urllib3
+from hypothesis import given, strategies as st
+
+from importer import rtclient
+from importer.errors import AuthError, BackendError
+from importer.rtclient import RTClient, auth_from_env, clean_base_url
+
+
+class Script(requests.adapters.BaseAdapter):
+    """Answers each request with the next scripted step: a status (with headers) or an exception."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps, self.seen = list(steps), []
+
+    def send(self, request, **kw):
+        self.seen.append((request.method, request.headers.get("Authorization")))
+        step = self.steps.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        status, headers, body = step if isinstance(step, tuple) else (step, {}, {})
+        resp = requests.Response()
+        resp.status_code, resp.request, resp.url = status, request, request.url
+        resp.headers.update(headers)
+        resp._content = json.dumps(body).encode()
+        return resp
+
+    def close(self):
+        pass
+
+
+def client(steps, retries=3, env=None):
+    script = Script(steps)
+    auth, _ = auth_from_env(env or {"RTUSER": "importer", "RTPASSWD": "hunter2-secret"})
+    sleeps = []
+    c = RTClient("https://rt.example.org/", auth, retries=retries, adapter=lambda: script,
+                 sleep=sleeps.append)
+    return c, script, sleeps
+
+
+def refused():
+    reason = urllib3.exceptions.NewConnectionError(None, "Connection refused")
+    return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", reason))
+
+
+def test_reads_are_retried_on_gateway_errors_and_timeouts():
+    c, script, sleeps = client([502, requests.exceptions.ReadTimeout(), 503, (200, {}, {"ok": 1})])
+    assert c.get("/rt").body == {"ok": 1}
+    assert len(script.seen) == 4 and len(sleeps) == 3
+
+
+def test_reads_give_up_after_the_retry_budget_as_transient():
+    c, script, _ = client([504] * 3, retries=2)
+    with pytest.raises(BackendError) as err:
+        c.get("/rt")
+    assert err.value.transient and err.value.status == 504 and len(script.seen) == 3
+
+
+@pytest.mark.parametrize("lost", [requests.exceptions.ReadTimeout(),
+                                  requests.exceptions.ConnectionError("reset by peer"), 502, 504])
+def test_a_write_whose_answer_was_lost_is_not_repeated(lost):
+    c, script, _ = client([lost, 201])
+    with pytest.raises(BackendError) as err:
+        c.post("/ticket", {"Subject": "x"})
+    assert err.value.transient and len(script.seen) == 1
+
+
+def test_a_write_that_never_reached_the_server_is_repeated():
+    c, script, _ = client([refused(), requests.exceptions.ConnectTimeout(), (201, {}, {"id": "7"})])
+    assert c.post("/ticket", {}).body == {"id": "7"}
+    assert len(script.seen) == 3
+
+
+def test_429_is_repeated_after_retry_after_even_for_writes():
+    c, script, sleeps = client([(429, {"Retry-After": "7"}, {}), (201, {}, {"id": "1"})])
+    assert c.post("/ticket", {}).status == 201
+    assert sleeps == [7.0]
+
+
+def test_backoff_grows_and_is_jittered_within_bounds():
+    c, _, sleeps = client([503] * 6 + [200], retries=6)
+    c.get("/rt")
+    assert all(0 <= s <= min(rtclient.MAX_BACKOFF, 0.5 * 2 ** i) for i, s in enumerate(sleeps))
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_are_auth_errors(status):
+    c, _, _ = client([(status, {}, {"message": "Unauthorized"})])
+    with pytest.raises(AuthError) as err:
+        c.get("/rt")
+    assert err.value.status == status and not err.value.transient
+
+
+@pytest.mark.parametrize("status", [400, 404, 409, 422, 500])
+def test_refusals_are_permanent_errors_with_rts_message(status):
+    c, _, _ = client([(status, {}, {"message": "Queue already exists"})])
+    with pytest.raises(BackendError) as err:
+        c.post("/queue", {"Name": "Archive"})
+    assert not err.value.transient and "Queue already exists" in str(err.value)
+
+
+def test_token_auth_header_and_no_secret_anywhere():
+    c, script, _ = client([(401, {}, {"message": "Unauthorized"})],
+                          env={"RTTOKEN": "1-2-tok3nsecret", "RTUSER": "x", "RTPASSWD": "pw-secret"})
+    with pytest.raises(AuthError) as err:
+        c.get("/rt")
+    assert script.seen[0][1] == "token 1-2-tok3nsecret"
+    for text in (str(err.value), repr(err.value), repr(c)):
+        assert "tok3nsecret" not in text and "pw-secret" not in text
+
+
+def test_basic_auth_repr_hides_the_password():
+    c, _, _ = client([])
+    assert "hunter2" not in repr(c)
+
+
+def test_no_credentials_means_no_auth():
+    assert auth_from_env({})[0] is None
+    assert auth_from_env({"RTUSER": "u"})[1].kind == "none"
+
+
+def test_base_url_loses_userinfo_and_api_suffix():
+    assert clean_base_url("https://u:p@rt.example.org:8443/rt/REST/2.0/") == "https://rt.example.org:8443/rt"
+    with pytest.raises(ValueError):
+        clean_base_url("ftp://rt.example.org")
+
+
+def test_turning_tls_verification_off_warns_once(caplog, monkeypatch):
+    monkeypatch.setattr(rtclient, "_insecure_warned", False)
+    with caplog.at_level(logging.WARNING):
+        RTClient("https://rt.example.org", None, verify=False)
+        RTClient("https://rt.example.org", None, verify=False)
+    assert sum("verification is OFF" in r.message for r in caplog.records) == 1
+
+
+@given(st.text(max_size=40))
+def test_retry_after_never_waits_beyond_the_cap(value):
+    resp = requests.Response()
+    resp.headers["Retry-After"] = value.replace("\n", " ").replace("\r", " ")
+    wait = rtclient._retry_after(resp)
+    assert wait is None or 0 <= wait <= rtclient.MAX_RETRY_AFTER

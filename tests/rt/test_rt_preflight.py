@@ -1,0 +1,81 @@
+"""`archive-import check` against a real RT 5, and its URL/TLS rules without one."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from importer.preflight import run_check
+
+
+@dataclass(frozen=True)
+class Cfg:
+    url: str | None = None
+    queue: str = "Archive"
+    ca_bundle: str | None = None
+    verify_tls: bool = True
+    timeout: float = 30.0
+    retries: int = 1
+    attach_original: bool = True
+    workers: int = 1
+
+
+def by_name(results):
+    return {r.name: r for r in results}
+
+
+def test_no_url_fails_first():
+    results = run_check(Cfg(), create_queue=False, env={})
+    assert [(r.name, r.ok) for r in results] == [("url", False)]
+
+
+def test_plain_http_to_another_host_fails_and_tls_off_is_unverified():
+    assert by_name(run_check(Cfg(url="http://rt.example.org"), create_queue=False,
+                             env={}))["tls"].ok is False
+    off = run_check(Cfg(url="https://127.0.0.1:1", verify_tls=False, retries=0), create_queue=False,
+                    env={"RTUSER": "u", "RTPASSWD": "p"})
+    assert by_name(off)["tls"].ok is None
+
+
+@pytest.mark.rt
+def test_missing_credentials_fail(rt_server):
+    results = run_check(Cfg(url=rt_server.url), create_queue=False, env={})
+    assert by_name(results)["credentials"].ok is False
+
+
+@pytest.mark.rt
+def test_superuser_and_queue_found_pass(rt_server, rt_env, rt_queue, no_mail):
+    results = run_check(Cfg(queue=rt_queue), create_queue=False, env=rt_env)
+    named = by_name(results)
+    assert all(r.ok is not False for r in results), results
+    assert named["reachable"].ok and named["authenticated"].ok and named["queue"].ok
+    assert named["scrips"].ok is None
+
+
+@pytest.mark.rt
+def test_missing_queue_fails_unless_created(rt_server, rt_env, no_mail):
+    name = f"Check-{os.getpid()}"
+    assert by_name(run_check(Cfg(queue=name), create_queue=False, env=rt_env))["queue"].ok is False
+    made = by_name(run_check(Cfg(queue=name), create_queue=True, env=rt_env))["queue"]
+    assert made.ok and "created" in made.detail
+    assert by_name(run_check(Cfg(queue=name), create_queue=False, env=rt_env))["queue"].ok
+
+
+@pytest.mark.rt
+def test_wrong_password_fails_without_printing_it(rt_server, rt_env, rt_queue, no_mail):
+    env = {**rt_env, "RTPASSWD": "n0t-the-pw"}
+    results = run_check(Cfg(queue=rt_queue), create_queue=False, env=env)
+    assert by_name(results)["authenticated"].ok is False
+    assert "n0t-the-pw" not in repr(results)
+
+
+@pytest.mark.rt
+def test_queue_watchers_that_would_be_mailed_fail(rt_server, rt_env, rt_queue, no_mail):
+    s = rt_server.session()
+    r = s.put(f"{rt_server.url}/REST/2.0/queue/{rt_queue}", json={"AdminCc": ["boss@example.org"]})
+    assert r.status_code == 200, r.text
+    named = by_name(run_check(Cfg(queue=rt_queue), create_queue=False, env=rt_env))
+    assert named["queue AdminCc"].ok is False and "boss@example.org" in named["queue AdminCc"].detail
+    assert named["queue Cc"].ok is True
