@@ -1046,7 +1046,7 @@ class Stored:
     """Where one item landed, as the expectations describe it."""
 
     path: str
-    index: int             # 0-based, counting messages and junk alike, in file order
+    index: int             # 0-based, messages and junk alike, in file order (0 in a one-mail file)
     offset: int | None     # first byte of the stored (still quoted) message, after its From line
     length: int | None     # stored bytes up to, not including, the blank separator line
     from_offset: int | None   # first byte of its From line (None: no From line)
@@ -1072,7 +1072,8 @@ def mbox_bytes(path: str, items: list, *, quoting: str = "mboxrd", newline: byte
             if item.from_line:
                 out += item.from_line.encode() + newline
             data = item.data.replace(b"\n", newline)
-            raw = data if item.from_line else data.rstrip(newline) + newline
+            # Junk keeps every byte, blank lines included: nothing else owns them.
+            raw = data
             stored.append(Stored(path, index, len(out), len(raw),
                                  from_offset if item.from_line else None, item, raw))
             out += data + (newline if item.from_line else b"")
@@ -1124,10 +1125,10 @@ def build() -> tuple[dict[str, bytes], list[Unit]]:
 
     def maildir(name, entries, exercises, must):
         unit = Unit(name, exercises, must)
-        for index, (rel, mail) in enumerate(sorted(entries, key=lambda e: e[0])):
+        for rel, mail in sorted(entries, key=lambda e: e[0]):
             path = f"{name}/{rel}"
             files[path] = mail.raw()
-            unit.stored.append(Stored(path, index, None, None, None, mail, files[path]))
+            unit.stored.append(Stored(path, 0, None, None, None, mail, files[path]))
         units.append(unit)
         return unit
 
@@ -1336,8 +1337,9 @@ def unit_facts(unit: Unit, by_key: dict[str, Mail]) -> dict:
 
 def message_facts(s: Stored) -> dict:
     base = {"path": s.path, "index": s.index, "offset": s.offset, "length": s.length,
-            "from_line_offset": s.from_offset, "raw_sha256": hashlib.sha256(s.raw).hexdigest(),
-            "raw_size": len(s.raw)}
+            "from_line_offset": s.from_offset,
+            "raw_sha256": None if s.raw is None else hashlib.sha256(s.raw).hexdigest(),
+            "raw_size": None if s.raw is None else len(s.raw)}
     if isinstance(s.item, Junk):
         return {**base, "kind": "quarantine", "key": s.item.key, "reason": s.item.reason}
     m: Mail = s.item
@@ -1358,8 +1360,10 @@ COUNTING = (
     "Two different mails that share a Message-ID are both unique (an imposter). "
     "threads = tickets: conversations linked by References/In-Reply-To (also through a "
     "missing parent, a ghost), or by a 'Re:' subject within days when a reply lost its ids; "
-    "never by a generic subject like 'Question'. Files that are no archive by name "
-    "(README.md, expected.json) are skipped, not read and not quarantined.")
+    "never by a generic subject like 'Question'. A file that is no mail archive at all is "
+    "one quarantined item ('not a mail archive'): pointed at the whole folder, the importer "
+    "quarantines README.md and expected.json too, and the '.' row counts them.")
+NOT_MAIL = ("README.md", "expected.json")
 
 
 def expectations(units: list[Unit]) -> dict:
@@ -1370,8 +1374,10 @@ def expectations(units: list[Unit]) -> dict:
                 by_key.setdefault(s.item.key, s.item)
     inner = {p for u in units for p in u.parts}
     top = [u for u in units if u.name not in inner]
+    docs = [Stored(name, 0, None, None, None, Junk(name, b"", "not a mail archive"), None)
+            for name in NOT_MAIL]
     everything = Unit(".", "the whole folder: the quick start", "the sum of the rows below",
-                      [s for u in top for s in u.stored])
+                      [s for u in top for s in u.stored] + docs)
     facts = {u.name: unit_facts(u, by_key) for u in [everything] + units}
     assert facts["."]["threads"] == sum(facts[u.name]["threads"] for u in top), \
         "a thread links two fixtures: keep every fixture's ids and subjects its own"
@@ -1381,11 +1387,11 @@ def expectations(units: list[Unit]) -> dict:
     assert len(threads) == facts["."]["threads"], "two threads carry one tag"
     for f in facts.values():
         f["thread_tags"] = sorted(t["thread"] for t in f.pop("thread_list"))
-    messages = [message_facts(s) for u in top for s in u.stored]
+    messages = [message_facts(s) for s in everything.stored]
     return {"about": "Expected results of importing each fixture: written by "
                      "tools/make_fixtures.py, do not edit by hand.",
             "counting": COUNTING, "staff_domains": [STAFF_DOMAIN],
-            "skipped_files": ["README.md", "expected.json"],
+            "not_mail_files": list(NOT_MAIL),
             "units": facts, "threads": threads, "messages": messages}
 
 
@@ -1425,7 +1431,8 @@ def table_row(name: str, unit: Unit, f: dict) -> str:
 
 def readme(units: list[Unit], exp: dict) -> str:
     facts = exp["units"]
-    whole = Unit(".", "the whole folder (the quick start)", "the sum of the top-level rows")
+    whole = Unit(".", "the whole folder (the quick start)", "the sum of the top-level rows, "
+                 "plus README.md and expected.json quarantined as 'not a mail archive'")
     lines = [
         "# Sample archives", "",
         "Small, invented archives (example.org / example.com / example.net; nobody real) for "
