@@ -263,8 +263,8 @@ ALICE = "Alice Moreau <alice@example.org>"
 BOB = "Bob Lindqvist <bob@example.org>"
 HELLO = "Northfield Makerspace <hello@example.org>"
 HELLO_ADDR = "hello@example.org"
-SIG_A = "\nAlice\n--\nNorthfield Makerspace - hello@example.org\n"
-SIG_B = "\nCheers,\nBob\n--\nNorthfield Makerspace - hello@example.org\n"
+SIG_A = "\nAlice\n-- \nNorthfield Makerspace - hello@example.org\n"
+SIG_B = "\nCheers,\nBob\n-- \nNorthfield Makerspace - hello@example.org\n"
 TB = [("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:68.0) Gecko/20100101 Thunderbird/68.12.0"),
       ("Content-Language", "en-GB")]
 
@@ -1158,8 +1158,8 @@ def build() -> tuple[dict[str, bytes], list[Unit]]:
                       "by Message-ID although its body differs (footer)",
                       c.stored + d.stored, parts=(c.name, d.name)))
     mbox("broken-references.mbox", broken_references(),
-         "junk words and comments in References, <<id>>, a bare id without <>, In-Reply-To "
-         "in the Emacs form '\"X\"'s message of \"DATE\"' with and without an id, a "
+         "junk words and comments in References, `<<id>>`, a bare id without `<>`, "
+         "In-Reply-To in the Emacs form `\"X\"'s message of \"DATE\"` with and without an id, a "
          "self-reference, and two mails that reply to each other (a loop)",
          "no crash, no hang; junk is not an id; the 7 printer mails make 1 thread (the one "
          "without any id joins by its Re: subject, 4 days after the root); the loop is 1 thread")
@@ -1171,12 +1171,13 @@ def build() -> tuple[dict[str, bytes], list[Unit]]:
          "January; neither Date nor Received",
          "dates from: none, the topmost Received, the topmost Received, the From line (UTC)")
     mbox("mboxrd-escaped-from.mbox", escaping_mboxrd(),
-         "mboxrd quoting: body lines stored as >From , >>From  and >>>From ",
-         "read as mboxrd (a >>From  line shows it): remove exactly one > from each")
+         "mboxrd quoting: body lines stored as `>From`, `>>From` and `>>>From`",
+         "read as mboxrd (the default): remove exactly one `>` from each")
     mbox("mboxo-unescaped-from-in-body.mbox", unescaped_mboxo(),
          "a body line 'From what I can tell, ...' after a blank line, never quoted; "
-         "another body line quoted the mboxo way (>From 9am)",
-         "3 messages, not 4: a From line is a separator only if it reads 'From <sender> <date>'",
+         "another body line quoted the mboxo way (`>From 9am`)",
+         "3 messages, not 4: a From line is a separator only if it reads "
+         "`From <sender> <date>`",
          quoting="mboxo", unquoted=("mboxo-lathe-unescaped-from",))
     mbox("content-length.mboxcl2", content_length_mails(),
          "mboxcl2: Content-Length headers, unquoted bodies, one body holding a line that is a "
@@ -1192,8 +1193,8 @@ def build() -> tuple[dict[str, bytes], list[Unit]]:
          prefix=b"\xef\xbb\xbf")
     for ext in (".gz", ".bz2", ".xz"):
         name = "compressed.mbox" + ext
-        mbox(name, fmts[name], f"an mbox compressed with {ext[1:]}; offsets below are in the "
-             "decompressed stream", "2 messages, 1 thread", compress=ext)
+        mbox(name, fmts[name], f"an mbox compressed with {ext[1:]}", "2 messages, 1 thread; "
+             "offsets are in the decompressed stream", compress=ext)
     for name, mail in single_eml_fixtures().items():
         files[name] = mail.raw()
         what = {"no-message-id.eml": ("a mail without Message-ID",
@@ -1356,7 +1357,7 @@ COUNTING = (
     "line whose bytes are no mail (no header fields). A message/rfc822 attachment is part of "
     "its message, not a message. A duplicate is a second copy of a message already read "
     "(same Message-ID and the same mail: transport headers and a list footer may differ); "
-    "the first copy in reading order (sorted paths, file order) is the one counted as unique. "
+    "which copy is kept is the importer's choice and changes no count. "
     "Two different mails that share a Message-ID are both unique (an imposter). "
     "threads = tickets: conversations linked by References/In-Reply-To (also through a "
     "missing parent, a ghost), or by a 'Re:' subject within days when a reply lost its ids; "
@@ -1449,7 +1450,7 @@ def readme(units: list[Unit], exp: dict) -> str:
         "Offsets are into the (decompressed) file: `offset` is the first byte of a message "
         "after its From line, `length` runs to the blank line the mbox writer added (not "
         "included), `index` counts messages and junk alike from 0; for Maildir and .eml the "
-        "whole file is the message. `raw_sha256` is of those bytes with mbox quoting undone "
+        "whole file is the message (index 0, no offset). `raw_sha256` is of those bytes with mbox quoting undone "
         "(mboxrd; none for mboxcl2 bodies) and line endings kept.", "",
         "## Files", "",
         "| file | what it exercises | what the importer must do | read | unique | duplicates "
@@ -1462,7 +1463,7 @@ def readme(units: list[Unit], exp: dict) -> str:
               "conversation (every help-desk thread has exactly one).", "",
               "| thread | first mail | subject | mails | requestor | what it shows |",
               "| --- | --- | --- | ---: | --- | --- |"]
-    for tag, t in exp["threads"].items():
+    for tag, t in sorted(exp["threads"].items(), key=lambda kv: kv[1]["first_date"] or ""):
         if t["unit"] != "helpdesk":
             continue
         who = ", ".join(t["requestors"] or []) or "?"
@@ -1477,10 +1478,18 @@ def readme(units: list[Unit], exp: dict) -> str:
     return "\n".join(lines)
 
 
+def expected_json(exp: dict) -> bytes:
+    """Indented, but one line per message: the file stays small and diffs stay readable."""
+    head = {k: v for k, v in exp.items() if k != "messages"}
+    text = json.dumps(head, indent=1, ensure_ascii=False)[:-2]
+    rows = ",\n  ".join(json.dumps(m, ensure_ascii=False) for m in exp["messages"])
+    return (text + ',\n "messages": [\n  ' + rows + "\n ]\n}\n").encode()
+
+
 def main() -> int:
     files, units = build()
     exp = expectations(units)
-    files["expected.json"] = (json.dumps(exp, indent=1, ensure_ascii=False) + "\n").encode()
+    files["expected.json"] = expected_json(exp)
     files["README.md"] = readme(units, exp).encode()
     root = os.path.normpath(ROOT)
     for dirpath, dirnames, filenames in os.walk(root, topdown=False):
