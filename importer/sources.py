@@ -26,7 +26,7 @@ from importer.errors import SourceError
 from importer.mbox import MAX_MESSAGE, MboxSplitter, unescape
 from importer.records import RawMessage, SourceRef, Unreadable
 from importer.src_spool import compression_of, decompress_bounded, spool
-from importer.src_walk import JUNK_WINDOW, Found, Walker, looks_like_message, sniff
+from importer.src_walk import JUNK_WINDOW, Walker, looks_like_message, sniff
 
 Item = RawMessage | Unreadable
 MAX_OPEN = 32      # mbox files kept open for read()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
-import os
 import re
 import zlib
 from typing import BinaryIO, Callable
@@ -47,17 +47,9 @@ def spool(path: str, kind: str, dest: str) -> tuple[int, str | None]:
 def decompress_bounded(data: bytes, kind: str, limit: int) -> bytes | None:
     """Decompress one small file held in memory (a compressed Maildir message);
     None when it would be larger than `limit` bytes. Damaged data raises ValueError."""
-    import io
     try:
         with _OPENERS[kind](io.BytesIO(data), "rb") as src:
             out = src.read(limit + 1)
     except _ERRORS as exc:
         raise ValueError(f"{kind} data damaged: {exc}") from exc
     return None if len(out) > limit else out
-
-
-def remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
