@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -93,7 +94,7 @@ class Walker:
 
 def _stat_error(path: str, exc: OSError) -> str:
     if os.path.islink(path):
-        return "symbolic link loop" if exc.errno == 40 else "broken symbolic link"
+        return "symbolic link loop" if exc.errno == errno.ELOOP else "broken symbolic link"
     return exc.strerror or str(exc)
 
 

@@ -126,6 +126,17 @@ def test_oversize_message_keeps_its_place_but_not_its_bytes():
     assert got[1].data == b"S: 2\n\nb\n"
 
 
+def test_oversize_message_over_many_blocks_is_let_go_and_the_next_one_kept(monkeypatch):
+    import importer.mbox as mbox
+    monkeypatch.setattr(mbox, "BLOCK", 64)
+    big = b"S: 1\n\n" + b"".join(b"line %d\n" % i for i in range(2000))
+    data = FROM + big + b"\n" + FROM + b"S: 2\n\nb\n"
+    splitter = MboxSplitter(io.BytesIO(data), max_message=1000)
+    got = list(splitter)
+    assert [(p.kind, p.length) for p in got] == [("oversize", len(big)), ("message", 8)]
+    assert len(splitter._buf) < 4096     # the big message's bytes were not all held
+
+
 def test_message_spanning_many_read_blocks_is_whole(monkeypatch):
     import importer.mbox as mbox
     monkeypatch.setattr(mbox, "BLOCK", 64)
