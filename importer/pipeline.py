@@ -95,9 +95,11 @@ def read_stage(archive: Archive, ledger: Ledger, quiet: bool):
         for item in archive.scan():
             rec = item if isinstance(item, Unreadable) else parse_record(item)
             if isinstance(rec, Unreadable):
-                digest = hashlib.sha256(rec.raw).hexdigest()
+                # An oversize stretch comes without its bytes; they are read back by offset.
+                raw = rec.raw or (archive.read(rec.source) if rec.source.length else b"")
+                digest = hashlib.sha256(raw).hexdigest()
                 quarantine.append(Quarantined(rec.source, rec.reason, digest))
-                ledger.keep_quarantined(rec.source, rec.reason, digest, rec.raw)
+                ledger.keep_quarantined(rec.source, rec.reason, digest, raw)
             else:
                 records.append(rec)
             bar.update(1)

@@ -38,7 +38,7 @@ class SourceRef:
     index: int
     offset: int | None = None
     length: int | None = None
-    fmt: str = "eml"          # "mbox" | "maildir" | "eml"
+    fmt: str = "eml"          # "mbox" | "maildir" | "eml" | "unknown" (not mail)
     escaping: str = "none"    # "mboxo" | "mboxrd" | "none"
 
     def to_report(self) -> dict:
