@@ -247,7 +247,8 @@ def tiny_png(width: int = 4, height: int = 3) -> bytes:
     rows = b"".join(b"\x00" + bytes(40 * (x + y) % 256 for x in range(width) for _ in range(3))
                     for y in range(height))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 9))
+    # Level 0 (stored blocks): the same bytes from every zlib build, zlib-ng included.
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 0))
             + chunk(b"IEND", b""))
 
 
@@ -1486,12 +1487,53 @@ def expected_json(exp: dict) -> bytes:
     return (text + ',\n "messages": [\n  ' + rows + "\n ]\n}\n").encode()
 
 
-def main() -> int:
+def render() -> dict[str, bytes]:
+    """Every file of fixtures/, by relative path."""
     files, units = build()
     exp = expectations(units)
     files["expected.json"] = expected_json(exp)
     files["README.md"] = readme(units, exp).encode()
-    root = os.path.normpath(ROOT)
+    return files
+
+
+def on_disk(root: str) -> dict[str, bytes]:
+    out = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as fp:
+                out[os.path.relpath(path, root).replace(os.sep, "/")] = fp.read()
+    return out
+
+
+def same(rel: str, a: bytes, b: bytes) -> bool:
+    """Compressed files are compared by content: another zlib/bzip2/liblzma build may
+    compress the same bytes differently, and that is no change to the fixture."""
+    ext = os.path.splitext(rel)[1]
+    if ext in COMPRESSORS and a != b:
+        opener = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}[ext]
+        return opener(a) == opener(b)
+    return a == b
+
+
+def check(root: str) -> int:
+    """Exit status 1 and a list when the committed fixtures differ from what this script writes."""
+    want, have = render(), on_disk(root)
+    diff = sorted(set(want) ^ set(have)) + sorted(
+        rel for rel in set(want) & set(have) if not same(rel, want[rel], have[rel]))
+    for rel in diff:
+        print(f"differs: {rel}")
+    return 1 if diff else 0
+
+
+def write(root: str) -> int:
+    """Replace the folder's contents; refuse a non-empty folder that is not ours."""
+    files = render()
+    mark = os.path.join(root, "README.md")
+    if os.path.isdir(root) and os.listdir(root) and not (
+            os.path.isfile(mark) and open(mark, "rb").read(17) == b"# Sample archives"):
+        print(f"{root}: not empty and not a fixtures folder: nothing written", file=sys.stderr)
+        return 2
     for dirpath, dirnames, filenames in os.walk(root, topdown=False):
         for name in filenames:
             os.remove(os.path.join(dirpath, name))
@@ -1507,5 +1549,16 @@ def main() -> int:
     return 0
 
 
+def main(argv: list[str]) -> int:
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if fixtures/ differs from what would be written")
+    p.add_argument("--out", metavar="DIR", default=os.path.normpath(ROOT),
+                   help="folder to write (default: the repository's fixtures/)")
+    args = p.parse_args(argv)
+    return check(args.out) if args.check else write(args.out)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
