@@ -77,6 +77,7 @@ class Mail:
     sent: datetime | None = None   # when it left the sender: transport times follow it
     forwarded_from: str | None = None   # original sender named in a staff forward
     from_line_text: str | None = None   # a From line written as is (a broken one)
+    content: dict = field(default_factory=dict)   # what a reader of the ticket must see
 
     def raw(self, newline: bytes = b"\n") -> bytes:
         lines = [f"{k}: {v}" for k, v in self.transport + self.headers]
@@ -472,6 +473,9 @@ def helpdesk_threads_2020() -> list[Mail]:
                      'attachment; filename="Your booking confirmation.eml"')], inner_raw)]),
               extra=TB[:1])
     o1.text = "the booking system charged me twice for the welding course"
+    # The newline before a boundary belongs to the boundary (RFC 2046 5.1.1): one byte less.
+    o1.content = {"text_contains": ["charged me twice"], "attachments": [
+        ["Your booking confirmation.eml", "message/rfc822", len(inner_raw) - 1]]}
     o2 = make("booking-a", "booking-charged-twice", ALICE, oliver, None,
               when("2020-06-22 16:10", "+0100"),
               "Hi Oliver,\n\nsorry about that: the second payment of 60 pounds has been refunded\n"
@@ -502,6 +506,8 @@ def helpdesk_threads_2020() -> list[Mail]:
               when("2020-09-07 20:44", "+0100"), "", body=html_only(html),
               extra=[("X-Mailer", "Outlook for Android")])
     n1.text = "Hello Northfield team,\nI saw the poster for your open days."
+    n1.content = {"text_contains": ["open days in October & November"], "html": True,
+                  "attachments": []}
     n2 = make("volunteer-a", "volunteer-html", BOB, nadia, None, when("2020-09-08 09:12", "+0100"),
               "Hi Nadia,\n\nthank you, that would be a great help! No form needed: come to the\n"
               "volunteers' briefing on Thursday 1 October at 6pm.\n" + SIG_B,
@@ -518,6 +524,9 @@ def helpdesk_threads_2020() -> list[Mail]:
                   attachment("image/png", "bandsaw.png", tiny_png(), "inline"),
                   attachment("application/pdf", "receipt-0042.pdf", FAKE_PDF)]))
     c1.text = "the bandsaw blade snapped while I was cutting oak this afternoon"
+    c1.content = {"text_contains": ["blade snapped"], "attachments": [
+        ["bandsaw.png", "image/png", len(tiny_png())],
+        ["receipt-0042.pdf", "application/pdf", len(FAKE_PDF)]]}
     c2 = make("bandsaw-a", "bandsaw", ALICE, chris, None, when("2020-10-20 10:02", "+0100"),
               "Hi Chris,\n\nthank you for replacing it so quickly. I have paid 18.50 into your\n"
               "account today.\n" + SIG_A, cc=HELLO, style="tb", parent=c1, who="Chris Doyle",
@@ -829,6 +838,9 @@ def escaping_mboxrd() -> list[Mail]:
               when("2019-10-09 12:00", "+0100"),
               "Found this in an old mail:\n\n>>From the kiln log: firing 14 reached 1220C.\n"
               ">From the kiln log: firing 15 failed.\n\nRosa\n")
+    m1.content = {"text_contains": ["\nFrom the chair:", "\nFrom now on"]}
+    m2.content = {"text_contains": ["\n>From now on"]}
+    m3.content = {"text_contains": ["\n>>From the kiln log: firing 14", "\n>From the kiln log"]}
     for m in (m1, m2, m3):
         m.transport = transport(m, HELLO_ADDR)
     return [m1, m2, m3]
@@ -847,6 +859,8 @@ def unescaped_mboxo() -> list[Mail]:
               + SIG_B, parent=m1, style="tb")
     m3 = make("mboxo-lathe-thanks", "lathe", ken, BOB, None, when("2020-11-03 10:02"),
               "Great, let me know when it arrives.\n", parent=m2)
+    m1.content = {"text_contains": ["\nFrom 9am tomorrow"]}
+    m2.content = {"text_contains": ["\nFrom what I can tell"]}
     for m in (m1, m2, m3):
         m.transport = transport(m, HELLO_ADDR)
     return [m1, m2, m3]
@@ -867,6 +881,8 @@ def content_length_mails() -> list[Mail]:
     m3 = make("cl2-unrelated", "paint", ivy, HELLO, "Which paint for the metal gate?",
               when("2019-03-14 11:11"), "Which paint should I use for the metal gate at the "
               "back? Ivy\n")
+    m2.content = {"text_contains": ["\nFrom bookings@example.net Mon Mar  4 09:00:00 2019\n",
+                                    "\nFrom here the mails go out"]}
     for m in (m1, m2, m3):
         m.transport = transport(m, HELLO_ADDR)
     return [m1, m2, m3]
@@ -925,6 +941,7 @@ def single_eml_fixtures() -> dict[str, Mail]:
                        ("Content-Transfer-Encoding", "8bit")], body.encode("latin-1")))
     rene.headers[0] = ("From", "Rene Schaefer <rene@example.net>")
     rene.text = body
+    rene.content = {"text_contains": ["Grüße aus Köln", "Crème brûlée"], "attachments": []}
     rene.transport = transport(rene, HELLO_ADDR)
     out["undeclared-8bit-body.eml"] = rene
     # UTF-8 straight in the headers, without RFC 2047 (RFC 6532 allows it; old mail did it).
@@ -932,6 +949,8 @@ def single_eml_fixtures() -> dict[str, Mail]:
                  HELLO, "Déjà vu: the café’s Wi-Fi password?", when("2021-01-18 12:34", "+0100"),
                  "Hi! The Wi-Fi password on the café noticeboard doesn’t work any more.\n\nRenée\n")
     renee.transport = transport(renee, HELLO_ADDR)
+    renee.content = {"from_display": "Renée Østergård <renee.ostergaard@example.net>",
+                     "text_contains": ["café noticeboard"]}
     out["raw-8bit-headers.eml"] = renee
     out["encoded-words-many-charsets.eml"] = many_charsets()
     return out
@@ -955,6 +974,8 @@ def many_charsets() -> Mail:
              "Greetings in six charsets, see the subject line.\n\nŁukasz\n",
              subject_raw=ENCODED_SUBJECT)
     m.transport = transport(m, HELLO_ADDR)
+    m.content = {"from_display": "Łukasz Nowak <lukasz.nowak@example.com>",
+                 "to_display": "Zoë <zoe@example.com>, Анна <anna@example.net>"}
     return m
 
 
@@ -1347,7 +1368,8 @@ def message_facts(s: Stored) -> dict:
     m: Mail = s.item
     return {**base, "kind": "message", "key": m.key, "copy_of": m.copy_of,
             "message_id": m.message_id, "thread": m.thread, "subject": m.subject,
-            "from": m.from_addr, "date": iso(m.date), "date_source": m.date_source}
+            "from": m.from_addr, "date": iso(m.date), "date_source": m.date_source,
+            **({"content": m.content} if m.content else {})}
 
 
 COUNTING = (
