@@ -1475,6 +1475,21 @@ def readme(units: list[Unit], exp: dict) -> str:
         "included), `index` counts messages and junk alike from 0; for Maildir and .eml the "
         "whole file is the message (index 0, no offset). `raw_sha256` is of those bytes with mbox quoting undone "
         "(mboxrd; none for mboxcl2 bodies) and line endings kept.", "",
+        "## expected.json", "",
+        "- `units`: for each row below (a file, a folder, and `.` for the whole folder): "
+        "`messages_read`, `unique`, `duplicates`, `quarantined`, `threads`, `ghosts` (ids "
+        "referenced but absent) and the `thread_tags` found there.",
+        "- `threads`: for each conversation of the whole folder, by tag: `unit`, the root "
+        "(`root_key`, `root_message_id`, `subject`, `first_date`), `messages`, `requestors` "
+        "(the one outside correspondent, or null when there are several), `first_requestor` "
+        "(who a ticket would name first), `non_staff_correspondents`, `ghosts`, `depth` "
+        "(null where a subject link or a loop makes the shape a choice).",
+        "- `messages`: one entry per message or quarantined stretch of the whole folder: "
+        "`path`, `index`, `offset`, `length`, `from_line_offset`, `raw_sha256`, `raw_size`, "
+        "`kind`, `key`, `copy_of`, `message_id` (null: none in the mail), `thread`, `subject` "
+        "(decoded), `from`, `date`, `date_source` (as records.DateSource), and for some a "
+        "`content` block: text the ticket must show, attachments (name, type, size), decoded "
+        "From/To.", "",
         "## Files", "",
         "| file | what it exercises | what the importer must do | read | unique | duplicates "
         "| quarantined | threads | ghosts |",
