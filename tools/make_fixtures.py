@@ -596,6 +596,9 @@ COPIED_TO_BOB = ("laser-q", "laser-a2", "question-vouchers", "question-vouchers-
                  "school-forwarded-inline", "bandsaw-attachments", "water-bottle")
 ONLY_BOB = ("laser-q2-bob-only", "own-timber-bob-only")
 BOB_NEW = ("water-bottle", "own-timber-bob-only")      # not yet read: new/, no info suffix
+REPLIED = ("fees-q", "fees-q2", "question-parking", "reservation-latin1", "reservation-q2",
+           "locker", "print-ready-reply", "school-forwarded-inline", "booking-forwarded-as-attachment",
+           "christmas-hours", "summer-camp", "summer-camp-q2", "bandsaw-attachments")
 BOB_FLAGS = {"laser-q": "RS", "question-vouchers": "RS", "invoice-de": "RS",
              "laser-q2-bob-only": "RS", "bandsaw-attachments": "FS"}
 
@@ -605,7 +608,11 @@ def helpdesk() -> tuple[list[Mail], list[tuple[str, Mail]]]:
     mails = helpdesk_threads_2019() + helpdesk_threads_2020() + helpdesk_threads_2021()
     inbox = sorted((m for m in mails if m.key not in ONLY_BOB), key=lambda m: m.received_at())
     for m in inbox:
-        m.transport = transport(m, HELLO_ADDR)
+        # Exported from alice's Thunderbird: its "From - " lines and status headers on top.
+        m.from_line_text = f"From - {asctime(m.received_at())}"
+        status = "0003" if m.key in REPLIED else "0001"
+        m.transport = [("X-Mozilla-Status", status), ("X-Mozilla-Status2", "00000000"),
+                       ("X-Mozilla-Keys", " " * 80)] + transport(m, HELLO_ADDR)
     by_key = {m.key: m for m in mails}
     maildir: list[tuple[str, Mail]] = []
     for key in COPIED_TO_BOB + ONLY_BOB:
