@@ -4,8 +4,10 @@ Run `python tools/make_fixtures.py` from the repository root; it rewrites every 
 byte-identically (fixed dates, fixed gzip mtime, no randomness). Every person, address
 and message here is invented (example.org / example.com / example.net, documentation IPs).
 
-This script is long because it holds the text of some eighty mails; the machinery is the
-first part, the mail texts the middle, the expectations and the writers the end.
+This script is long because it holds the text of about ninety hand-written mails (plus a
+generated 200-mail chain): the mail model first, the mail texts in the middle, then the
+writers, the expectations (expected.json, README.md) and main. `--check` compares the
+committed folder with what would be written (compressed files by content).
 """
 
 from __future__ import annotations
