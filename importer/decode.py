@@ -1,4 +1,4 @@
-"""Turning mail's bytes into text: RFC 2047 encoded words, raw 8-bit headers, body charsets.
+"""Turning mail's bytes into values: header and body text in any charset, addresses, dates.
 
 Rules, in the order they are applied:
 
@@ -26,11 +26,13 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
+from datetime import datetime, timezone
+from email.utils import getaddresses, parsedate_to_datetime
 
 import chardet
 
 __all__ = ["decode_header", "decode_header_ex", "decode_bytes", "decode_raw",
-           "charset_codec", "guess_codec"]
+           "charset_codec", "guess_codec", "parse_addresses", "parse_date", "from_line_date"]
 
 # Names mailers write that Python does not know, mapped to the codec that reads them.
 _ALIASES = {
@@ -58,6 +60,7 @@ _SUPERSETS = {
 }
 _C1 = re.compile(rb"[\x80-\x9f]")
 _HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+_NOT_LETTERS = bytes(b for b in range(256) if not (65 <= b <= 90 or 97 <= b <= 122))
 # chardet eras mail actually used; Mac and DOS code pages are never right for mail.
 _ERAS = chardet.EncodingEra.MODERN_WEB | chardet.EncodingEra.LEGACY_ISO
 _CTRL = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
@@ -116,8 +119,8 @@ def _latin_like(data: bytes) -> bool:
     chardet guesses wildly (Greek for "Jos\xe9"), so Latin-looking text is windows-1252.
     """
     runs = _HIGH_RUN.findall(data)
-    letters = sum(1 for b in data if 65 <= (b | 32) <= 122)
-    return max(map(len, runs)) <= 2 and sum(map(len, runs)) <= letters
+    letters = len(data.translate(None, _NOT_LETTERS))
+    return max(map(len, runs), default=0) <= 2 and sum(map(len, runs)) <= letters
 
 
 def _decodes(data: bytes, codec: str) -> bool:
@@ -240,6 +243,8 @@ def _quote(text: str, in_quotes: bool) -> str:
 
 
 def _quote_state(text: str, in_quotes: bool) -> bool:
+    if '"' not in text:
+        return in_quotes
     escaped = False
     for c in text:
         if escaped:
@@ -258,8 +263,12 @@ def decode_header_ex(value, hint: str | None = None,
     `address=True` quotes decoded words that hold specials, so that
     `email.utils.getaddresses` on the result splits where the sender meant.
     """
+    data = _as_bytes(value)
+    if b"\n" in data:
+        data = _FOLD.sub(b"", data)
+    if data.isascii() and b"=?" not in data:        # most fields: nothing to decode
+        return _clean(data.decode("ascii")).strip(), frozenset()
     defects: set[str] = set()
-    data = _FOLD.sub(b"", _as_bytes(value))
     out: list[str] = []
     in_quotes = False
     for label, chunk, kind in _words(data, defects):
@@ -288,3 +297,81 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     else:
         text = _decode_declared(data, codec, set(), None)
     return _clean(text, _BODY_CTRL)
+
+
+# Addresses ------------------------------------------------------------------------------
+
+_ATOM_NAME = r"[A-Za-z0-9'\- \t\u0080-\U0010ffff]*"
+_DOT_ATOM = r"[A-Za-z0-9_%+=\-]+(?:\.[A-Za-z0-9_%+=\-]+)*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*"
+_SIMPLE_ADDR = re.compile(rf"\s*(?:({_ATOM_NAME}?)\s*<({_DOT_ATOM})>|({_DOT_ATOM}))\s*")
+
+
+def parse_addresses(text: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs of a decoded address field, as getaddresses gives them.
+
+    Plain "Name <a@b>" and "a@b" lists (nearly all mail) take a fast path that gives
+    the same pairs as `email.utils.getaddresses`; anything else goes to getaddresses.
+    Pairs with neither name nor address are left out.
+    """
+    pairs = []
+    for piece in text.split(","):
+        m = _SIMPLE_ADDR.fullmatch(piece)
+        if m is None:
+            if piece.strip():
+                return _getaddresses(text)
+            continue
+        pairs.append((" ".join(m.group(1).split()), m.group(2)) if m.group(2)
+                     else ("", m.group(3)))
+    return pairs
+
+
+def _getaddresses(text: str) -> list[tuple[str, str]]:
+    pairs = [(n, a) for n, a in getaddresses([text]) if n or a]
+    if not pairs and text.strip():
+        try:   # Python 3.13+ (and patched 3.11/3.12) refuse ambiguous lists when strict
+            pairs = [(n, a) for n, a in getaddresses([text], strict=False) if n or a]
+        except TypeError:
+            pass
+    return pairs
+
+
+# Dates ----------------------------------------------------------------------------------
+
+_ASCTIME = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug"
+                      r"|Sep|Oct|Nov|Dec)\s+(\d{1,2})\s+(\d{1,2}):(\d\d)(?::(\d\d))?"
+                      r"(?:\s+[A-Za-z]{3,5}|\s+[-+]\d{4})?\s+(\d{4})")
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
+                                      .split(), 1)}
+
+
+def parse_date(text: str | None) -> tuple[datetime | None, bool]:
+    """An RFC 5322 date as (aware datetime, had_zone), or (None, False) if unparseable.
+
+    A date without a zone is made UTC and reported with had_zone False; "-0000" means
+    UTC with no local zone known (RFC 5322 3.3), which is no fault.
+    """
+    if not text or not text.strip():
+        return None, False
+    try:
+        dt = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        try:
+            dt = datetime.fromisoformat(text.strip())   # "2003-04-05 10:00:00" from scripts
+        except ValueError:
+            return None, False
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc), "-0000" in text
+    return dt, True
+
+
+def from_line_date(line: bytes | None) -> datetime | None:
+    """The asctime date of an mbox "From " line, taken as UTC (asctime has no zone)."""
+    m = _ASCTIME.search(line.decode("latin-1")) if line else None
+    if not m:
+        return None
+    mon, day, hh, mm, ss, year = m.groups()
+    try:
+        return datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss or 0),
+                        tzinfo=timezone.utc)
+    except ValueError:
+        return None

@@ -39,8 +39,6 @@ from importer.records import Duplicate, MessageRecord
 __all__ = ["content_hash", "synthetic_id", "completeness", "strip_list_footer",
            "normalise_body", "Deduper"]
 
-_TRAILING_WS = re.compile(rb"[ \t\r]+(?=\n)")
-_CR = re.compile(rb"\r\n?")
 # A footer block starts at a signature separator ("-- ", RFC 3676 4.3) or Mailman's row
 # of underscores; it is a list footer only if it names a list's info page or how to
 # leave the list.  A person's own signature never matches unless it says exactly that.
@@ -56,9 +54,10 @@ _TAG = re.compile(r"\[[^\]]{1,60}\]\s*")
 
 def normalise_body(body: bytes) -> bytes:
     """Body bytes as the hash sees them: LF endings, no trailing blanks, no list footer."""
-    body = _TRAILING_WS.sub(b"", body)
     if b"\r" in body:
-        body = _CR.sub(b"\n", body)
+        body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if b" \n" in body or b"\t\n" in body:      # cheap tests first: this is the hot path
+        body = b"\n".join([line.rstrip(b" \t") for line in body.split(b"\n")])
     return strip_list_footer(body.rstrip())
 
 

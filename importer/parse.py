@@ -1,9 +1,11 @@
 """First pass: raw message bytes to a compact MessageRecord (headers only), or to quarantine.
 
-Only the header block goes through the `email` parser (compat32, headers only); the body is
-hashed as bytes and never parsed as MIME, except that a message whose raw bytes look like a
-forward is parsed in full for `importer.forwards`.  Nothing here raises: damage becomes a
-`Defect` on the record, and a message that cannot be made sense of becomes `Unreadable`.
+Only the header block is read, by `_fields` below, which splits and unfolds fields the way
+the `email` package's compat32 parser does (tests hold it to `BytesHeaderParser` as an
+oracle) at several times its speed; the body is hashed as bytes and never parsed as MIME.
+A message whose raw bytes look like a forward is parsed in full (`BytesParser`, compat32)
+for `importer.forwards`.  Nothing here raises: damage becomes a `Defect` on the record,
+and a message that cannot be made sense of becomes `Unreadable`.
 
 Quarantine rule: a message is Unreadable when it is empty or blank; when its header block
 is binary (a NUL byte, or more than a tenth control bytes); when its first line (after a
@@ -27,14 +29,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from email import errors as email_errors
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesParser
 from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
 from hashlib import sha256
 
 from importer import dedupe
-from importer.decode import decode_header_ex, decode_raw, guess_codec
+from importer.decode import (decode_header_ex, decode_raw, from_line_date, guess_codec,
+                             parse_addresses, parse_date)
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
 try:
@@ -43,13 +44,18 @@ except ImportError:  # the thread engine not installed: a minimal stand-in, same
     _BRACKETED = re.compile(r"<+\s*([^<>\s]+?)\s*>+")
 
     def parse_message_id(value: str | None) -> str | None:
-        ids = parse_references(value) or tuple(w for w in (value or "").split()[:1])
-        return ids[0].strip("<>") or None if ids else None
+        ids = parse_references(value) or tuple((value or "").split()[:1])
+        return (ids[0].strip("<>") or None) if ids else None
 
     def parse_references(value: str | None) -> tuple[str, ...]:
         return tuple(dict.fromkeys(_BRACKETED.findall(value or "")))
 
     parse_in_reply_to = parse_references
+
+try:
+    from importer.forwards import forwarded_sender
+except ImportError:  # the forward detector is optional: without it, no forwarded_from
+    forwarded_sender = None
 
 __all__ = ["parse_record", "FUTURE_SLACK"]
 
@@ -58,29 +64,36 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_HEADER_BYTES = 1 << 20            # a header block larger than this is junk or an attack
 MAX_ADDRESSES = 1000                  # per field; spam lists thousands of recipients
 MAX_TEXT = 2000                       # characters kept of a subject or display name
+FORWARD_WINDOW = 65536                # bytes searched for an inline forward's marker
 _SINGLE = ("from", "sender", "to", "cc", "subject", "date", "message-id",
            "in-reply-to", "references")     # RFC 5322 3.6: at most one of each
 _KNOWN = frozenset(_SINGLE) | {"received", "return-path", "mime-version", "content-type",
                                "reply-to", "bcc", "newsgroups", "delivered-to", "x-mailer",
                                "user-agent", "resent-from", "resent-date", "list-id"}
-_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[ \t]*")     # RFC 5322 2.2 (and 4.5 obs-optional)
 _BLANK = re.compile(rb"\n\r?\n")
-_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
-_ASCTIME = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug"
-                      r"|Sep|Oct|Nov|Dec)\s+(\d{1,2})\s+(\d{1,2}):(\d\d)(?::(\d\d))?"
-                      r"(?:\s+[A-Za-z]{3,5}|\s+[-+]\d{4})?\s+(\d{4})")
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
-                                      .split(), 1)}
-_HEADER_PARSER = BytesHeaderParser(policy=compat32)
-_FEEDPARSER_DEFECTS = {
-    email_errors.MissingHeaderBodySeparatorDefect: "missing-header-separator",
-    email_errors.FirstHeaderLineIsContinuationDefect: "header-continuation-first",
-}
-
-try:
-    from importer.forwards import forwarded_sender, may_be_forward
-except ImportError:  # the forward detector is optional: without it, no forwarded_from
-    forwarded_sender = may_be_forward = None
+_LEADING_BLANK = re.compile(rb"(?:[ \t]*\r?\n)*")
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
+# The markers importer.forwards reads, as lowercase literals (longest ASCII run, else the
+# phrase): dash-framed ones (Gmail, Thunderbird, Yahoo, Outlook "Original Message") ...
+_DASHED_MARKS = tuple(m.encode() for m in (
+    "forwarded message", "weitergeleitete nachricht", "message transf", "mensaje reenviado",
+    "messaggio inoltrato", "doorgestuurd bericht", "mensagem encaminhada", "videresendt",
+    "vidarebefordrat", "litetty viesti", "przekazana wiadomo", "eposlan",
+    "Пересылаемое сообщение", "Пересланное сообщение", "転送されたメッセージ", "转发的邮件",
+    "original message", "rsprüngliche nachricht", "message d'origine", "mensaje original",
+    "messaggio originale", "oorspronkelijk bericht", "mensagem original",
+    "original meddelelse", "ursprungligt meddelande", "alkuper", "wiadomość orygin",
+    "Исходное сообщение", "原始邮件", "元のメッセージ"))
+# ... Apple Mail's "<phrase>:" lines, and Outlook 2010's rule of underscores over "From:".
+_BEGIN_MARKS = tuple(m.encode() for m in (
+    "forwarded message", "weitergeleiteten nachricht", "message r\u00e9exp\u00e9di",
+    "mensaje reenviado", "messaggio inoltrato", "mensagem reencaminhada",
+    "videresendt besked", "doorgestuurd bericht"))
+_UNDERSCORE_FROM = re.compile(rb"_{20,}\r?\n\*?(?:from|von|de|da|van|fra|fr\xc3\xa5n|od)\*?\s*:",
+                              re.I)
+_FORWARD_SUBJECT = re.compile(
+    rb"^subject:[ \t]*(?:fwd?|wg|tr|rv|enc|doorst|vl|vs|vb|i)[ \t]*:", re.M | re.I)
 
 
 def parse_record(raw: RawMessage) -> MessageRecord | Unreadable:
@@ -105,9 +118,9 @@ def _split(data: bytes) -> tuple[int, int, int, list[Defect]]:
     if data.startswith(b"\xef\xbb\xbf"):
         start = 3
         defects.append(Defect("byte-order-mark", "file starts with a UTF-8 byte-order mark"))
-    stripped = len(data) - len(data[start:].lstrip(b"\r\n"))
-    if stripped > start:
-        start = stripped
+    blank = _LEADING_BLANK.match(data, start)
+    if blank.end() > start:        # seen: a line of spaces before the header (flanker)
+        start = blank.end()
         defects.append(Defect("leading-blank-line", "blank lines before the header"))
     if data.startswith(b"From ", start):          # an mbox separator left in an .eml
         eol = data.find(b"\n", start)
@@ -121,52 +134,75 @@ def _split(data: bytes) -> tuple[int, int, int, list[Defect]]:
     return start, end, end, defects
 
 
-def _unreadable_reason(data: bytes, head: bytes, names: set[str]) -> str | None:
+def _fields(head: bytes, defects: list[Defect]) -> tuple[dict[str, list[bytes]], int, bytes]:
+    """Header fields by lowercased name (values unfolded later), their count, and leftover.
+
+    As compat32's feed parser: a line starting with blank continues the field before it
+    (RFC 5322 2.2.3); a "From " line inside the block is skipped; the first line that is
+    neither ends the header block, and it and the rest count as body.
+    """
+    fields: dict[str, list[bytes]] = {}
+    count = 0
+    last: list[bytes] | None = None
+    lines = head.split(b"\n")
+    for i, line in enumerate(lines):
+        if line[:1] in (b" ", b"\t"):
+            if last is None:
+                defects.append(Defect("header-continuation-first", _preview(line)))
+            else:
+                last[-1] += b"\n" + line.rstrip(b"\r")
+            continue
+        m = _FIELD.match(line)
+        if m is None:
+            if line.startswith(b"From ") or not line.rstrip(b"\r"):
+                continue
+            defects.append(Defect("missing-header-separator",
+                                  f"header ends at a non-field line {_preview(line)}"))
+            return fields, count, b"\n".join(lines[i:])
+        if m.end(1) < m.end() and line[m.end(1):m.end(1) + 1] != b":":
+            defects.append(Defect("obsolete-syntax", f"blank before colon: {_preview(line)}"))
+        last = fields.setdefault(m.group(1).decode("ascii").lower(), [])
+        last.append(line[m.end():].rstrip(b"\r"))
+        count += 1
+    return fields, count, b""
+
+
+def _unreadable_reason(data: bytes, head: bytes, names) -> str | None:
     if not data.strip():
         return "empty message: no bytes" if not data else "message holds only blank space"
     if b"\0" in head:
         return "binary data where the header should be (a NUL byte in the header block)"
-    ctrl = sum(head.count(bytes([c])) for c in range(32) if c not in (9, 10, 13, 27))
+    ctrl = len(head) - len(head.translate(None, _CONTROL))
     if ctrl * 10 > len(head):
         return "binary data where the header should be (mostly control bytes)"
     if not _FIELD.match(head):
         line = head.split(b"\n", 1)[0]
         return f"no header: the first line {_preview(line)} is not a 'Name: value' field"
-    if not names & _KNOWN:
+    if not _KNOWN.intersection(names):
         return ("no message header: none of From, Date, Subject, Message-ID, Received"
                 " or Content-Type (a fragment of a mailbox cut inside a message?)")
     return None
+
+
+# Control bytes that never stand in header text (tab, CR, LF and ISO-2022's ESC may).
+_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 13, 27))
 
 
 def _parse(raw: RawMessage) -> MessageRecord | Unreadable:
     data = raw.raw
     start, head_end, body_start, defects = _split(data)
     head = data[start:head_end]
-    msg = _HEADER_PARSER.parsebytes(head) if head else None
-    items = list(msg.raw_items()) if msg is not None else []
-    fields: dict[str, list[str]] = {}
-    for name, value in items:
-        fields.setdefault(name.strip().lower(), []).append(value)
-    reason = _unreadable_reason(data, head, set(fields))
+    fields, count, leftover = _fields(head, defects)
+    reason = _unreadable_reason(data, head, fields)
     if reason:
         return Unreadable(raw.source, reason, data)
-    defects.extend(_feedparser_defects(msg))
-    leftover = msg.get_payload() if msg is not None else ""
     body = data[body_start:]
-    if leftover:              # lines the parser found inside the header block
-        body = leftover.encode("ascii", "surrogateescape") + b"\n" + body
-    return _build(raw, fields, len(items), body, defects)
+    if leftover:              # lines after the header ended inside the header block
+        body = leftover + b"\n" + body
+    return _build(raw, fields, count, head, body, defects)
 
 
-def _feedparser_defects(msg) -> list[Defect]:
-    out = []
-    for d in getattr(msg, "defects", ()):
-        code = _FEEDPARSER_DEFECTS.get(type(d), "header-defect")
-        out.append(Defect(code, type(d).__name__))
-    return out
-
-
-def _first(fields: dict[str, list[str]], name: str, defects: list[Defect]) -> str | None:
+def _first(fields: dict[str, list[bytes]], name: str, defects: list[Defect]) -> bytes | None:
     values = fields.get(name)
     if not values:
         return None
@@ -178,20 +214,19 @@ def _first(fields: dict[str, list[str]], name: str, defects: list[Defect]) -> st
 class _Text:
     """Decodes header values for one message, sharing one charset guess for 8-bit bytes."""
 
-    def __init__(self, fields: dict[str, list[str]], body: bytes, defects: list[Defect]):
-        ctype = (fields.get("content-type") or [""])[0]
-        m = _CHARSET.search(ctype) if ctype.isascii() else None
-        self.hint = m.group(1) if m else None
+    def __init__(self, fields: dict[str, list[bytes]], body: bytes, defects: list[Defect]):
+        m = _CHARSET.search((fields.get("content-type") or [b""])[0])
+        self.hint = m.group(1).decode("ascii", "replace") if m else None
         self.defects = defects
         self._seen: set[str] = set()
         eight = [v for vals in fields.values() for v in vals if not v.isascii()]
         if eight:
-            sample = b" ".join(v.encode("utf-8", "surrogateescape") for v in eight)
+            sample = b" ".join(eight)
             if self.hint is None:   # the same mailer wrote the body: more text to guess on
-                sample += b" " + body[:4096]
+                sample += b" " + body[:2048]
             self.hint = guess_codec(sample, self.hint)
 
-    def decode(self, value: str | None, address: bool = False) -> str:
+    def decode(self, value: bytes | None, address: bool = False) -> str:
         if value is None:
             return ""
         text, codes = decode_header_ex(value, self.hint, address)
@@ -200,13 +235,12 @@ class _Text:
             self.defects.append(Defect(code, _preview(text)))
         return text
 
-    def raw(self, value: str | None) -> str | None:
+    def raw(self, value: bytes | None) -> str | None:
         return None if value is None else decode_raw(value, self.hint)
 
-
-def _addresses(text: str) -> list[tuple[str, str]]:
-    pairs = [(n, a) for n, a in getaddresses([text]) if a or n]
-    return pairs[:MAX_ADDRESSES]
+    def addresses(self, value: bytes | None) -> tuple[list[tuple[str, str]], str]:
+        text = self.decode(value, address=True)
+        return parse_addresses(text)[:MAX_ADDRESSES], text
 
 
 def _bare(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
@@ -220,28 +254,30 @@ def _display(pairs: list[tuple[str, str]], text: str) -> str:
     return (f"{name} <{addr}>" if name and addr else name or addr)[:MAX_TEXT]
 
 
-def _build(raw: RawMessage, fields, header_count: int, body: bytes,
+def _sender(fields, defects: list[Defect]) -> bytes | None:
+    value = _first(fields, "from", defects)
+    if value is None:
+        value = _first(fields, "sender", defects)
+        defects.append(Defect("no-from", "no From field" + (
+            "; Sender used" if value is not None else "")))
+    return value
+
+
+def _build(raw: RawMessage, fields, header_count: int, head: bytes, body: bytes,
            defects: list[Defect]) -> MessageRecord:
     text = _Text(fields, body, defects)
-    from_value = _first(fields, "from", defects)
-    if from_value is None:
-        from_value = _first(fields, "sender", defects)
-        defects.append(Defect("no-from", "no From field" + (
-            "; Sender used" if from_value is not None else "")))
-    from_text = text.decode(from_value, address=True)
-    from_pairs = _addresses(from_text)
-    to = _bare(_addresses(text.decode(_first(fields, "to", defects), address=True)))
-    cc = _bare(_addresses(text.decode(_first(fields, "cc", defects), address=True)))
+    from_pairs, from_text = text.addresses(_sender(fields, defects))
+    to = _bare(text.addresses(_first(fields, "to", defects))[0])
+    cc = _bare(text.addresses(_first(fields, "cc", defects))[0])
     if len(to) >= MAX_ADDRESSES or len(cc) >= MAX_ADDRESSES:
         defects.append(Defect("too-many-recipients", f"kept the first {MAX_ADDRESSES}"))
     subject = text.decode(_first(fields, "subject", defects))[:MAX_TEXT]
-    mid_raw = _first(fields, "message-id", defects)
-    mid = _message_id(text.raw(mid_raw), defects)
+    mid = _message_id(text.raw(_first(fields, "message-id", defects)), defects)
     refs = _ids(parse_references, text.raw(_first(fields, "references", defects)), defects)
     irt = _ids(parse_in_reply_to, text.raw(_first(fields, "in-reply-to", defects)), defects)
     date_raw = text.raw(_first(fields, "date", defects))
-    date, source, header_date = _dates(date_raw, fields.get("received", ()), raw.from_line,
-                                       text, defects)
+    received = [text.raw(v) for v in fields.get("received", ())]
+    date, source, header_date = _dates(date_raw, received, raw.from_line, defects)
     chash = dedupe.content_hash(
         from_addrs=_bare(from_pairs), to=to, cc=cc, subject=subject, date=header_date,
         date_raw=date_raw or "", refs=refs + irt, own_id=mid, body=body)
@@ -254,7 +290,7 @@ def _build(raw: RawMessage, fields, header_count: int, body: bytes,
         completeness=dedupe.completeness(real_id=mid is not None,
                                          has_date=header_date is not None,
                                          header_count=header_count, size=len(raw.raw)),
-        forwarded_from=_forwarded(raw.raw, defects), defects=tuple(defects))
+        forwarded_from=_forwarded(raw.raw, head, defects), defects=tuple(defects))
 
 
 def _message_id(value: str | None, defects: list[Defect]) -> str | None:
@@ -281,58 +317,32 @@ def _ids(parser, value: str | None, defects: list[Defect]) -> tuple[str, ...]:
         return ()
 
 
-def _parse_date(text: str | None) -> tuple[datetime | None, bool]:
-    """(datetime, had_zone) or (None, False); naive results are made UTC."""
-    if not text or not text.strip():
-        return None, False
-    try:
-        dt = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        try:
-            dt = datetime.fromisoformat(text.strip())   # "2003-04-05 10:00:00" from scripts
-        except ValueError:
-            return None, False
-    if dt.tzinfo is None:
-        # RFC 5322 3.3: "-0000" means UTC with no local zone known; that is no defect.
-        return dt.replace(tzinfo=timezone.utc), "-0000" in text
-    return dt, True
-
-
 def _sane(dt: datetime | None, ceiling: datetime) -> bool:
-    try:
-        return dt is not None and EPOCH <= dt <= ceiling
-    except (OverflowError, ValueError):
-        return False
+    return dt is not None and EPOCH <= dt <= ceiling
 
 
-def _newest_received(values, text: _Text, now: datetime) -> datetime | None:
-    newest = None
-    for value in values:
-        head, sep, tail = text.raw(value).rpartition(";")
-        dt, _ = _parse_date(tail) if sep else (None, False)
-        if _sane(dt, now + FUTURE_SLACK) and (newest is None or dt > newest):
-            newest = dt
-    return newest
+def _received_date(value: str, now: datetime) -> datetime | None:
+    _, sep, tail = value.rpartition(";")
+    dt = parse_date(tail)[0] if sep else None
+    return dt if _sane(dt, now + FUTURE_SLACK) else None
 
 
-def _from_line_date(line: bytes | None) -> datetime | None:
-    m = _ASCTIME.search(line.decode("latin-1")) if line else None
-    if not m:
-        return None
-    mon, day, hh, mm, ss, year = m.groups()
-    try:   # asctime carries no zone: mbox writers use UTC or local time; UTC is the guess
-        return datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss or 0),
-                        tzinfo=timezone.utc)
-    except ValueError:
-        return None
+def _newest_received(values: list[str], now: datetime) -> datetime | None:
+    dates = [dt for dt in (_received_date(v, now) for v in values) if dt is not None]
+    return max(dates, default=None)
 
 
-def _dates(date_raw, received, from_line, text: _Text, defects: list[Defect]):
+def _dates(date_raw: str | None, received: list[str], from_line: bytes | None,
+           defects: list[Defect]):
     """(date, source, the Date header's own date if sane) in the module's order."""
     now = datetime.now(timezone.utc)
-    newest = _newest_received(received, text, now)
+    header, zoned = parse_date(date_raw)
+    # The topmost Received (added last) is nearly always the newest; all are read only
+    # when it does not settle the Date's ceiling, since real mail carries many of them.
+    top = _received_date(received[0], now) if received else None
+    settled = header is not None and top is not None and EPOCH <= header <= top
+    newest = top if settled else _newest_received(received, now)
     ceiling = (newest or now) + FUTURE_SLACK
-    header, zoned = _parse_date(date_raw)
     if date_raw is None:
         defects.append(Defect("no-date", "no Date field"))
     elif header is None:
@@ -347,15 +357,40 @@ def _dates(date_raw, received, from_line, text: _Text, defects: list[Defect]):
         return header, DateSource.DATE, header
     if newest is not None:
         return newest, DateSource.RECEIVED, None
-    line_date = _from_line_date(from_line)
+    line_date = from_line_date(from_line)
     if _sane(line_date, ceiling):
         return line_date, DateSource.FROM_LINE, None
     return None, DateSource.NONE, None
 
 
-def _forwarded(data: bytes, defects: list[Defect]) -> str | None:
+def _may_be_forward(data: bytes, head: bytes) -> bool:
+    """Cheap test on raw bytes (the hot path) for a marker that importer.forwards reads.
+
+    Literal searches only, each behind a gate of punctuation every marker of its kind
+    has: five dashes, twenty underscores, or a line ending in a colon.
+    """
+    if b"rfc822" in data or b"RFC822" in data or _FORWARD_SUBJECT.search(head):
+        return True
+    window = data[:FORWARD_WINDOW]
+    if b"-----" in window:
+        low = window.lower()
+        if b"message/global" in low or any(mark in low for mark in _DASHED_MARKS):
+            return True
+    if b"_" * 20 in window and _UNDERSCORE_FROM.search(window):
+        return True
+    for end in (b":\n", b":\r\n"):
+        at = window.find(end)
+        while at >= 0:
+            line = window[window.rfind(b"\n", max(0, at - 80), at) + 1:at].lower()
+            if any(mark in line for mark in _BEGIN_MARKS):
+                return True
+            at = window.find(end, at + 2)
+    return False
+
+
+def _forwarded(data: bytes, head: bytes, defects: list[Defect]) -> str | None:
     """The original sender of a forward, asked of importer.forwards only when it may be one."""
-    if forwarded_sender is None or not may_be_forward(data):
+    if forwarded_sender is None or not _may_be_forward(data, head):
         return None
     try:
         found = forwarded_sender(BytesParser(policy=compat32).parsebytes(data))
