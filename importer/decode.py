@@ -168,6 +168,10 @@ def _decode_declared(data: bytes, codec: str | None, defects: set[str],
 
 def _decode_guess(data: bytes, hint: str | None, defects: set[str] | None) -> str:
     if data.isascii():
+        if b"\x1b" in data:      # raw ISO-2022 (7-bit, escape sequences): old Japanese mail
+            for codec in ("iso2022_jp_ext", "iso2022_jp_2", "iso2022_kr"):
+                if _decodes(data, codec):
+                    return data.decode(codec)
         return data.decode("ascii")
     if defects is not None:
         defects.add("8bit-header")
@@ -266,7 +270,7 @@ def decode_header_ex(value, hint: str | None = None,
     data = _as_bytes(value)
     if b"\n" in data:
         data = _FOLD.sub(b"", data)
-    if data.isascii() and b"=?" not in data:        # most fields: nothing to decode
+    if data.isascii() and b"=?" not in data and b"\x1b" not in data:   # most fields
         return _clean(data.decode("ascii")).strip(), frozenset()
     defects: set[str] = set()
     out: list[str] = []
