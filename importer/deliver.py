@@ -86,7 +86,12 @@ class Deliverer:
     def _thread(self, plan: ThreadPlan) -> Outcome:
         ticket_id, state = self.ledger.thread_state(plan.id)
         if ticket_id is None:
-            ticket_id = self.ledger.ticket_for_ids(plan.known_ids())
+            # A later archive continuing an imported conversation: it holds some of the same
+            # messages (found by content, so an imposter reusing a Message-ID is not one), or
+            # replies to messages that only the earlier archive had (its ghosts here).
+            keys = [message_key(p.record, self.dedupe) for p in plan.messages]
+            ticket_id = (self.ledger.ticket_for_keys(keys)
+                         or self.ledger.ticket_for_ids(g.message_id for g in plan.ghosts))
             if ticket_id is not None:
                 state = "done"   # an earlier run finished this ticket: append as incremental
         ticket = TicketRef(self.backend.name, ticket_id) if ticket_id else None

@@ -93,14 +93,21 @@ class Ledger:
                 (self.destination, thread_id)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
+    def ticket_for_keys(self, keys) -> str | None:
+        """The ticket already holding any of these messages (by content key)."""
+        return self._first("message_key", keys)
+
     def ticket_for_ids(self, message_ids) -> str | None:
-        """The ticket already holding any of these Message-IDs (incremental imports)."""
+        """The ticket already holding a message with any of these Message-IDs."""
+        return self._first("message_id", message_ids)
+
+    def _first(self, column: str, values) -> str | None:
         with self.lock:
-            for mid in sorted(message_ids):
+            for value in sorted(values):
                 row = self.conn.execute(
-                    "SELECT ticket_id FROM ledger_messages WHERE destination=? AND message_id=?"
-                    " AND ticket_id IS NOT NULL AND state='done' LIMIT 1",
-                    (self.destination, mid)).fetchone()
+                    f"SELECT ticket_id FROM ledger_messages WHERE destination=? AND {column}=?"
+                    " AND ticket_id IS NOT NULL AND state='done' ORDER BY rowid LIMIT 1",
+                    (self.destination, value)).fetchone()
                 if row:
                     return row[0]
         return None

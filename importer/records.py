@@ -169,12 +169,6 @@ class ThreadPlan:
     messages: tuple[PlacedMessage, ...]   # tree order: pre-order, siblings by date
     ghosts: tuple[Ghost, ...] = ()
 
-    def known_ids(self) -> frozenset[str]:
-        """Every id this thread answers to, ghosts included (for incremental imports)."""
-        ids = {p.record.message_id for p in self.messages}
-        ids.update(g.message_id for g in self.ghosts)
-        return frozenset(ids)
-
 
 @dataclass(frozen=True, slots=True)
 class TicketRef:

@@ -22,6 +22,14 @@ _STORE_METADATA = re.compile(
     r"\.customflags|\.uidvalidity|\.mh_sequences|\.nfs.*)")
 
 
+# Files that sit beside archives in a folder but are plainly not mail: documentation,
+# configuration, reports, databases. Found while walking a directory (never when named
+# as a SOURCE), they are listed as skipped with this reason, not quarantined as junk.
+_NOT_MAIL_NAME = re.compile(
+    r"(?i)(readme|licen[cs]e|copying|authors|changelog)([._-].*)?|"
+    r".*\.(md|rst|json|ya?ml|toml|ini|cfg|py|sh|sqlite3?|sqlite-(wal|shm|journal)|db|csv|html?)")
+
+
 @dataclass(frozen=True, slots=True)
 class Found:
     """One thing found under a SOURCE: a file to read, a Maildir, or something not read."""
@@ -48,13 +56,13 @@ class Walker:
 
     def walk(self, paths: Sequence[str]) -> Iterator[Found]:
         for top in paths:
-            stack = [top]
+            stack = [(top, True)]
             while stack:
-                path = stack.pop()
-                children = yield from self._visit(path)
-                stack.extend(reversed(children))
+                path, given = stack.pop()
+                children = yield from self._visit(path, given)
+                stack.extend((child, False) for child in reversed(children))
 
-    def _visit(self, path: str):
+    def _visit(self, path: str, given: bool = True):
         """Yield what `path` is; return the children to walk next (sorted)."""
         try:
             st = os.stat(path)
@@ -67,7 +75,10 @@ class Walker:
             return []
         self._seen[key] = path
         if stat.S_ISREG(st.st_mode):
-            yield Found(path, "file")
+            if not given and _NOT_MAIL_NAME.fullmatch(os.path.basename(path)):
+                yield Found(path, "skip", "documentation or data file beside the archives, not mail")
+            else:
+                yield Found(path, "file")
             return []
         if not stat.S_ISDIR(st.st_mode):
             yield Found(path, "error", "not a regular file or directory: not read")
