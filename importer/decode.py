@@ -95,15 +95,18 @@ def charset_codec(name: str | None) -> str | None:
     return found
 
 
-def guess_codec(data: bytes, hint: str | None = None) -> str:
-    """The codec undeclared 8-bit `data` decodes in: UTF-8, the hint, chardet, cp1252."""
+def guess_codec(data: bytes, hint: str | None = None, sample: int = 2048) -> str:
+    """The codec undeclared 8-bit `data` decodes in: UTF-8, the hint, chardet, cp1252.
+
+    chardet reads the first `sample` bytes (it costs about a microsecond a byte).
+    """
     for codec in ("utf-8", charset_codec(hint)):
         if codec and _decodes(data, codec):
             return codec
     if _latin_like(data) and _decodes(data, "cp1252"):
         return "cp1252"
     try:
-        found = chardet.detect(data[:65536], encoding_era=_ERAS).get("encoding")
+        found = chardet.detect(data[:sample], encoding_era=_ERAS).get("encoding")
     except Exception:  # chardet is a heuristic: its failure only costs the guess
         found = None
     codec = charset_codec(found)
@@ -296,7 +299,9 @@ def decode_header(value, hint: str | None = None) -> str:
 def decode_bytes(data: bytes, declared: str | None) -> str:
     """A body's bytes as text: the declared charset, else a guess; never raises."""
     codec = charset_codec(declared) if declared else None
-    if codec is None:
+    if codec is None and not data.isascii():     # a body: worth a larger sample
+        text = data.decode(guess_codec(data, None, 65536), "replace")
+    elif codec is None:
         text = _decode_guess(data, None, None)
     else:
         text = _decode_declared(data, codec, set(), None)
