@@ -12,9 +12,10 @@ MAX_INPUT = 4_000_000
 MAX_OUTPUT = 1_000_000
 MAX_QUOTE = 8
 TRUNCATED = "\n[... text truncated ...]"
+CHUNK = 65_536
 
 # Elements whose content is never shown to a reader.
-_HIDDEN = frozenset({"script", "style", "head", "title", "template", "noscript", "object",
+_HIDDEN = frozenset({"script", "style", "title", "template", "noscript", "object",
                      "iframe", "svg", "math", "xml"})
 # Elements that start a new paragraph (blank line) or a new line.
 _PARAGRAPH = frozenset({"p", "div", "table", "ul", "ol", "dl", "blockquote", "pre", "h1", "h2",
@@ -24,6 +25,12 @@ _LINE = frozenset({"tr", "dt", "dd", "li", "caption", "hr", "br"})
 # Only these link targets are worth showing; javascript:, data: and cid: are not.
 _SHOWN_LINK = re.compile(r"(?:https?|ftp|mailto):", re.IGNORECASE)
 _SPACE = re.compile(r"[ \t\n\r\f\v\u00a0\u200b]+")
+# html.parser (3.11) rescans the rest of the input for every "<" that opens no complete tag, so
+# "<a <a <a ..." or "<!--<!--..." take quadratic time (100 KB of "<a " took 150 s). Before
+# parsing, each "<" must open a tag that closes before the next "<", else it becomes "&lt;";
+# comments go, an unclosed one to the end (as HTML5 reads it). Quoted values may hold ">".
+_TOKEN = re.compile(r"""<!--.*?(?:-->|\Z)|<[A-Za-z/!?](?:[^<>"']|"[^"<]*"|'[^'<]*')*>|<""",
+                    re.DOTALL)
 
 
 class _TextWriter(HTMLParser):
@@ -156,6 +163,13 @@ class _TextWriter(HTMLParser):
         self._inline(f" <{href}>" if text else href)
 
 
+def _defuse_token(m: re.Match) -> str:
+    token = m.group()
+    if token.startswith("<!--"):
+        return " "
+    return "&lt;" if token == "<" else token
+
+
 def _tidy(text: str) -> str:
     """Trailing spaces off every line, at most one blank line in a row, no edge blank lines."""
     lines = [line.rstrip(" \t") for line in text.split("\n")]
@@ -173,7 +187,11 @@ def html_to_text(html: str) -> str:
     cut = len(html) > MAX_INPUT
     writer = _TextWriter()
     try:
-        writer.feed(html[:MAX_INPUT])
+        safe = _TOKEN.sub(_defuse_token, html[:MAX_INPUT])
+        for start in range(0, len(safe), CHUNK):
+            writer.feed(safe[start:start + CHUNK])
+            if writer.full:                   # the rest would be parsed only to be dropped
+                break
         writer.close()
     except Exception:  # html.parser still has assertion paths on broken markup
         return _strip_tags(html[:MAX_INPUT])

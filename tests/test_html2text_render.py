@@ -82,3 +82,8 @@ def test_never_raises_and_gives_clean_text(html):
     assert isinstance(text, str)
     assert text == text.strip("\n")
     assert "\n\n\n" not in text
+
+
+def test_unclosed_head_does_not_hide_the_body():
+    # Seen in HTML mail from web forms: <head> opened, never closed, body follows.
+    assert html_to_text("<html><head><meta charset=utf-8><title>T</title><body>Hello") == "Hello"
