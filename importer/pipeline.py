@@ -53,7 +53,7 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
                 deduper.add(rec)
             unique, duplicates, imposters = deduper.result()
             del records
-            plans = build_plans(unique, cfg)
+            plans = build_plans(unique, cfg, duplicates)
             load = _loader(archive, backend)
             deliverer = Deliverer(backend, ledger, load, dedupe=cfg.dedupe.enabled,
                                   retry=RetryPolicy(attempts=cfg.rt.retries))

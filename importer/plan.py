@@ -13,13 +13,16 @@ from datetime import datetime
 import mailthreads
 
 from importer.config import Config, StaffCfg
-from importer.records import Ghost, Link, MessageRecord, PlacedMessage, ThreadPlan
+from importer.records import Duplicate, Ghost, Link, MessageRecord, PlacedMessage, ThreadPlan
 
 
-def build_plans(records: list[MessageRecord], cfg: Config) -> list[ThreadPlan]:
+def build_plans(records: list[MessageRecord], cfg: Config,
+                duplicates: list[Duplicate] = ()) -> list[ThreadPlan]:
     """Thread `records` with the configured mode; plans in the engine's order (by date)."""
-    items = [mailthreads.Item(key=i, message_id=r.message_id, references=r.references,
-                              in_reply_to=r.in_reply_to, subject=r.subject, date=r.date)
+    alias = aliases(records, duplicates)
+    see = lambda ids: tuple(alias.get(i, i) for i in ids)   # noqa: E731
+    items = [mailthreads.Item(key=i, message_id=r.message_id, references=see(r.references),
+                              in_reply_to=see(r.in_reply_to), subject=r.subject, date=r.date)
              for i, r in enumerate(records)]
     threads = mailthreads.thread(
         items, cfg.threading.mode, subject_window_days=cfg.threading.subject_window_days,
@@ -34,6 +37,23 @@ def build_plans(records: list[MessageRecord], cfg: Config) -> list[ThreadPlan]:
         seen.add(plan.id)
         plans.append(plan)
     return plans
+
+
+def aliases(records: list[MessageRecord], duplicates) -> dict[str, str]:
+    """Message-IDs of copies dropped as content duplicates -> the id of the copy kept.
+
+    The same mail saved under two ids (a client that re-sent it, a gateway that
+    renamed it) is imported once; replies that name the dropped copy's id must still
+    find their parent, not a ghost.
+    """
+    kept = {r.source: r.message_id for r in records}
+    own = set(kept.values())
+    out = {}
+    for d in duplicates:
+        target = kept.get(d.kept)
+        if target and d.message_id != target and d.message_id not in own:
+            out[d.message_id] = target
+    return out
 
 
 def _plan(thread, records: list[MessageRecord], staff: StaffCfg) -> ThreadPlan:

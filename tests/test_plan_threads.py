@@ -1,0 +1,86 @@
+"""The thread stage: plans, requestors, and replies to a copy dropped as a duplicate."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from importer.config import Config, StaffCfg
+from importer.dedupe import Deduper
+from importer.parse import parse_record
+from importer.plan import build_plans, requestors
+from importer.records import RawMessage, SourceRef
+
+T0 = datetime(2020, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def rec(n, *, sender="carol@example.net", to="hello@example.org", mid=None, refs=None,
+        subject="Broken lock", body=None, fwd=None):
+    date = T0 + timedelta(hours=n)
+    head = [f"From: {sender}", f"To: {to}", f"Subject: {subject}",
+            f"Date: {date:%a, %d %b %Y %H:%M:%S +0000}"]
+    if mid is not None:
+        head.append(f"Message-ID: <{mid}>")
+    if refs:
+        head += [f"In-Reply-To: <{refs}>", f"References: <{refs}>"]
+    text = body or f"message {n}\n"
+    if fwd:
+        text = ("FYI\n\n---------- Forwarded message ---------\n"
+                f"From: Original Person <{fwd}>\nDate: Sun, 1 Mar 2020\nSubject: {subject}\n\nhelp!\n")
+    raw = ("\n".join(head) + "\n\n" + text).encode()
+    out = parse_record(RawMessage(SourceRef("t.mbox", n, n * 100, len(raw), "mbox", "mboxrd"), raw))
+    assert not hasattr(out, "reason"), out
+    return out
+
+
+STAFF = StaffCfg(domains=("example.org",))
+
+
+def test_starter_outside_the_organisation_is_the_requestor():
+    assert requestors([rec(0), rec(1, sender="alice@example.org")], STAFF) == ("carol@example.net",)
+
+
+def test_thread_started_by_staff_names_the_first_outside_writer():
+    msgs = [rec(0, sender="alice@example.org", to="dan@example.com"),
+            rec(1, sender="erin@example.net"), rec(2, sender="dan@example.com")]
+    assert requestors(msgs, STAFF) == ("erin@example.net",)
+
+
+def test_staff_writing_to_a_customer_who_never_answered_names_the_recipient():
+    msgs = [rec(0, sender="alice@example.org", to="Dan <dan@example.com>")]
+    assert requestors(msgs, STAFF) == ("dan@example.com",)
+
+
+def test_mail_forwarded_by_staff_names_the_original_sender():
+    msg = rec(0, sender="bob@example.org", subject="Fwd: Broken lock", fwd="frank@example.com")
+    assert msg.forwarded_from == "frank@example.com"
+    assert requestors([msg], STAFF) == ("frank@example.com",)
+
+
+def test_all_staff_thread_has_no_requestor():
+    assert requestors([rec(0, sender="alice@example.org", to="bob@example.org")], STAFF) == ()
+
+
+def test_reply_to_a_copy_dropped_as_duplicate_finds_the_kept_copy():
+    # The same mail saved under two Message-IDs; the reply names the dropped one.
+    first = rec(0, mid="a@example.net", body="same words\n")
+    copy = rec(0, mid="b@example.net", body="same words\n")
+    copy = type(copy)(**{**{f: getattr(copy, f) for f in copy.__slots__},
+                         "source": SourceRef("other.mbox", 0, 0, copy.size, "mbox", "mboxrd")})
+    reply = rec(1, mid="c@example.net", refs="b@example.net", subject="Re: Broken lock")
+    d = Deduper()
+    for r in (first, copy, reply):
+        d.add(r)
+    unique, dups, _ = d.result()
+    assert len(dups) == 1 and dups[0].reason == "content"
+    plans = build_plans(unique, Config(), dups)
+    assert len(plans) == 1
+    assert not plans[0].ghosts
+    assert [p.record.message_id for p in plans[0].messages][1] == "c@example.net"
+
+
+def test_imposter_roots_get_distinct_thread_ids():
+    a = rec(0, mid="same@example.net", body="one mail\n", subject="Parking")
+    b = rec(5, mid="same@example.net", body="another mail entirely\n", subject="Vouchers")
+    plans = build_plans([a, b], Config())
+    assert len(plans) == 2
+    assert len({p.id for p in plans}) == 2
