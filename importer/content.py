@@ -8,6 +8,7 @@ original bytes, an attached message/rfc822 is handed on byte for byte.
 
 Bounds (hostile mail): multiparts nest at most MAX_DEPTH deep and a message yields at most
 MAX_PARTS parts; what lies past a bound is never dropped but kept whole as one attachment.
+A header block ends at MAX_HEADER bytes; the rest is read as body.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ except ImportError:  # importer.decode is written alongside; a plain stand-in un
 MAX_DEPTH = 32
 MAX_PARTS = 1000
 MAX_NAME = 120
+MAX_HEADER = 1 << 20   # bytes of one header block; hostile "a: b" lines past it are body text
 
 _BODY_TYPES = ("text/plain", "text/html")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")   # RFC 6532 section 3.5
@@ -83,14 +85,14 @@ class _Part:
 def _header_end(data: memoryview) -> tuple[int, int]:
     """Where the header block ends and the body starts (a blank line, or the first non-header)."""
     pos, size = 0, len(data)
-    while pos < size:
+    while pos < min(size, MAX_HEADER):
         line = _LINE.match(data, pos).group()
         if line in (b"\r\n", b"\n", b"\r"):
             return pos, pos + len(line)
         if not _HEADER_LINE.match(line):
             return pos, pos          # RFC 5322 says a blank line; feedparser starts the body
         pos += len(line)
-    return size, size
+    return pos, pos                      # all headers, or past MAX_HEADER: the rest is body
 
 
 def _parse_entity(whole: memoryview) -> tuple[Message, memoryview]:

@@ -238,3 +238,11 @@ def test_email_message_roundtrip_keeps_every_attachment():
     assert [(a.filename, a.content_type) for a in c.attachments] == [
         ("Übersicht März.bin", "application/octet-stream"), ("liste.csv", "text/csv")]
     assert c.attachments[0].data == bytes(range(256))
+
+
+def test_header_block_past_its_bound_is_read_as_body(monkeypatch):
+    monkeypatch.setattr(content, "MAX_HEADER", 200)
+    raw = b"From: a@example.org\n" + b"X-Junk: filler\n" * 100 + b"\nreal body\n"
+    c = extract(raw, message_id="x")
+    assert c.from_ == "a@example.org"
+    assert "X-Junk: filler" in c.text and "real body" in c.text
