@@ -8,7 +8,8 @@ The order of operations is what keeps RT quiet with its default scrips
 2. POST /ticket/N/correspond for every further message; the last one also
    carries "Status" (REST 2 sets it after the Correspond transaction), so
    "On Resolve Notify Requestors" runs while there is still no requestor.
-3. PUT /ticket/N with Resolved, Started and Requestor. RT::Record::Update
+3. PUT /ticket/N with Resolved and Requestor (Started went with the create:
+   _SetStatus only fills an unset Started). RT::Record::Update
    applies fields in sorted order (Resolved before Status) and _SetStatus
    stamps Resolved with "now", so the historical Resolved date only sticks
    once the status is already set; the PUT's Status is then a no-op. Role
@@ -139,10 +140,13 @@ class RTBackend:
         created = rt_date(plan.first_date or first.date)
         if created:
             payload["Created"] = created
+        dates = self._dates(plan)
+        if "Started" in dates:      # kept by _SetStatus, which only fills an unset Started
+            payload["Started"] = dates["Started"]
         single = len(plan.messages) <= 1
         if single and self.status:
             payload["Status"] = self.status
-            payload.update(self._dates(plan))
+            payload.update(dates)
         answer = self.client.post("/ticket", payload)
         tid = str((answer.body or {}).get("id") or "")
         if not tid.isdigit():
@@ -179,10 +183,14 @@ class RTBackend:
             status_set = ticket.id in self._status_set
         fields: dict[str, Any] = {"Requestor": valid_requestors(plan.requestors)}
         if self.status:
+            dates = self._dates(plan)
             if not status_set and self.status in INACTIVE:
                 self._put(ticket, {"Status": self.status})    # must come before Resolved
             fields["Status"] = self.status
-            fields.update(self._dates(plan))
+            if "Resolved" in dates:
+                fields["Resolved"] = dates["Resolved"]
+            if not status_set and "Started" in dates:       # a ticket made by an earlier run
+                fields["Started"] = dates["Started"]
         self._put(ticket, fields)
         with self._lock:
             self._last.pop(ticket.id, None)

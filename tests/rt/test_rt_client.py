@@ -23,11 +23,18 @@ class Script(requests.adapters.BaseAdapter):
         self.steps, self.seen = list(steps), []
 
     def send(self, request, **kw):
+        if "/NoAuth/Login.html" in request.url:      # the web login: answered, sets no cookie
+            self.logins = getattr(self, "logins", 0) + 1
+            return self._response(request, 200, {}, {})
         self.seen.append((request.method, request.headers.get("Authorization")))
         step = self.steps.pop(0)
         if isinstance(step, Exception):
             raise step
         status, headers, body = step if isinstance(step, tuple) else (step, {}, {})
+        return self._response(request, status, headers, body)
+
+    @staticmethod
+    def _response(request, status, headers, body):
         resp = requests.Response()
         resp.status_code, resp.request, resp.url = status, request, request.url
         resp.headers.update(headers)
@@ -116,6 +123,19 @@ def test_token_auth_header_and_no_secret_anywhere():
     assert script.seen[0][1] == "token 1-2-tok3nsecret"
     for text in (str(err.value), repr(err.value), repr(c)):
         assert "tok3nsecret" not in text and "pw-secret" not in text
+
+
+def test_a_redirect_to_the_login_page_is_an_auth_error():
+    c, _, _ = client([(302, {"Location": "/"}, {})])
+    with pytest.raises(AuthError):
+        c.get("/rt")
+
+
+def test_basic_auth_logs_in_once_per_session():
+    c, script, _ = client([200, 200, 200])
+    for _ in range(3):
+        c.get("/rt")
+    assert script.logins == 1
 
 
 def test_basic_auth_repr_hides_the_password():
