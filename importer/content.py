@@ -56,6 +56,7 @@ _HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[ \t]")
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)?")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _UNFOLD = re.compile(r"\r\n|\r|\n")
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")
 _EXTENSIONS = {
     "text/plain": ".txt", "text/html": ".html", "text/calendar": ".ics", "text/csv": ".csv",
@@ -101,7 +102,10 @@ def _parse_entity(whole: memoryview) -> tuple[Message, memoryview]:
     try:
         text = head.decode("utf-8")          # RFC 6532 headers; plain ASCII is valid UTF-8
     except UnicodeDecodeError:
-        text = decode_bytes(head, None)      # raw 8-bit headers: undeclared, so guessed
+        # Raw 8-bit headers are undeclared; the mailer that wrote them wrote its body in the
+        # same charset, so the body's declared charset is the first guess.
+        charset = _CHARSET.search(head)
+        text = decode_bytes(head, charset.group(1).decode("ascii") if charset else None)
     # Unfolded first (RFC 5322 2.2.3), or a folded boundary="simple\r\n boundary" is not found.
     text = _FOLDING.sub("", text)
     return Parser(policy=compat32).parsestr(text, headersonly=True), whole[body_start:]

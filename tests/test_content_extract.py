@@ -246,3 +246,11 @@ def test_header_block_past_its_bound_is_read_as_body(monkeypatch):
     c = extract(raw, message_id="x")
     assert c.from_ == "a@example.org"
     assert "X-Junk: filler" in c.text and "real body" in c.text
+
+
+def test_raw_8bit_headers_are_read_in_the_body_charset():
+    subject = "Привет из Москвы"
+    raw = (b"From: a@example.org\nSubject: " + subject.encode("koi8-r")
+           + b"\nContent-Type: text/plain; charset=koi8-r\n\n" + subject.encode("koi8-r"))
+    c = extract(raw, message_id="x")
+    assert c.subject == subject and c.text.strip() == subject
