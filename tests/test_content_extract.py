@@ -249,7 +249,7 @@ def test_header_block_past_its_bound_is_read_as_body(monkeypatch):
 
 
 def test_raw_8bit_headers_are_read_in_the_body_charset():
-    subject = "Привет из Москвы"
+    subject = "Счёт"                              # too short for chardet to guess
     raw = (b"From: a@example.org\nSubject: " + subject.encode("koi8-r")
            + b"\nContent-Type: text/plain; charset=koi8-r\n\n" + subject.encode("koi8-r"))
     c = extract(raw, message_id="x")
