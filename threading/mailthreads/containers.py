@@ -11,27 +11,36 @@ from collections.abc import Sequence
 
 from .records import Item, noid_id
 
-__all__ = ["Table", "build", "tree_roots", "join_header_groups"]
+__all__ = ["Table", "build", "NO"]
 
 NO = -1
 
 
 class Table:
-    """The id table of RFC 5256 step 1 with one int per container."""
+    """The id table of RFC 5256 step 1 with one int per container.
 
-    __slots__ = ("index", "mids", "parent", "item", "irt", "nchild", "subject_link")
+    Containers 0..n-1 hold the n items in processing order (`item[c]` is the item's
+    position in the input); ghosts and dummies come after.
+    """
 
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        self.mids: list[str] = []
-        self.parent: list[int] = []
-        self.item: list[int] = []      # item position, or NO for a ghost (no message)
-        self.irt: list[int] = []       # container In-Reply-To names as parent, or NO
-        self.nchild: list[int] = []
-        self.subject_link = bytearray()
+    __slots__ = ("n", "index", "mids", "parent", "item", "irt", "nchild", "subject_link")
+
+    def __init__(self, items: Sequence[Item], order: Sequence[int]) -> None:
+        mids = [items[i].message_id for i in order]
+        for c in (c for c, mid in enumerate(mids) if not mid):
+            mids[c] = noid_id(items[order[c]])
+        n = self.n = len(mids)
+        self.mids = mids
+        # the first container with an id holds it; later ones are imposters (unregistered)
+        self.index: dict[str, int] = dict(zip(reversed(mids), range(n - 1, -1, -1)))
+        self.item: list[int] = list(order)  # item position, or NO for a ghost (no message)
+        self.parent: list[int] = [NO] * n
+        self.irt: list[int] = [NO] * n     # container In-Reply-To names as parent, or NO
+        self.nchild: list[int] = [0] * n
+        self.subject_link = bytearray(n)
 
     def add(self, mid: str, register: bool = True) -> int:
-        """A new empty container (a ghost until a message is put in it)."""
+        """A new empty container (a ghost, or a dummy when `mid` is "")."""
         c = len(self.mids)
         self.mids.append(mid)
         self.parent.append(NO)
@@ -43,108 +52,120 @@ class Table:
             self.index[mid] = c
         return c
 
-    def get(self, mid: str) -> int:
-        c = self.index.get(mid)
-        return self.add(mid) if c is None else c
 
-    def would_loop(self, p: int, c: int) -> bool:
-        """Whether making `p` the parent of `c` would close a loop (c is p or p's ancestor)."""
-        if p == c:
-            return True
-        if not self.nchild[c]:          # a childless container is nobody's ancestor
-            return False
-        parent = self.parent
-        while p != NO:
-            if p == c:
-                return True
-            p = parent[p]
-        return False
+def build(items: Sequence[Item], order: Sequence[int], rfc: bool) -> tuple[Table, list]:
+    """Steps 1A-1C over `items` taken in `order`.
 
-    def set_parent(self, p: int, c: int) -> None:
-        old = self.parent[c]
-        if old != NO:
-            self.nchild[old] -= 1
-        self.parent[c] = p
-        if p != NO:
-            self.nchild[p] += 1
-
-
-class _UnionFind:
-    """Which containers some header claims to be related, however RFC 5256 links them."""
-
-    __slots__ = ("up",)
-
-    def __init__(self) -> None:
-        self.up: list[int] = []
-
-    def find(self, x: int) -> int:
-        up = self.up
-        while len(up) <= x:
-            up.append(len(up))
-        while up[x] != x:
-            up[x] = up[up[x]]
-            x = up[x]
-        return x
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.up[max(ra, rb)] = min(ra, rb)
-
-
-def build(items: Sequence[Item], order: Sequence[int], rfc: bool) -> tuple[Table, _UnionFind]:
-    """Steps 1A-1C over `items` taken in `order`; returns the table and the claim groups."""
-    table, groups = Table(), _UnionFind()
-    get, would_loop, set_parent = table.get, table.would_loop, table.set_parent
-    parent, index = table.parent, table.index
-    union = groups.union
-    for i in order:
-        it = items[i]
-        mid = it.message_id or noid_id(it)
-        # 1A: find or create this message's container. An id already holding a message
-        # (an imposter) gets a container of its own, as RFC 5256 asks for duplicates.
-        c = index.get(mid)
-        if c is None:
-            c = table.add(mid)
-        elif table.item[c] != NO:
-            holder = c
-            c = table.add(mid, register=False)
-            if not rfc and _is_copy(items[table.item[holder]], it):
-                table.item[c] = i       # an exact copy hangs under the first copy
-                set_parent(holder, c)
-                union(holder, c)
-                continue
-        table.item[c] = i
-        if rfc:
-            chain, irt = _rfc_chain(it)
-        else:
-            chain, irt = _chain(it, mid)
-        if irt:
-            table.irt[c] = get(irt)
+    Returns the table and the header claims RFC 5256 did not follow (a child that already
+    had another parent, a link that would loop, a link that step 1B broke) as (parent,
+    child) container pairs, for `archive.tree_links` in strict and archive modes.
+    """
+    # 1A: a container per message (made for all at once; RFC 5256 makes it when the
+    # message comes, which changes nothing but container numbers). An id already held by
+    # an earlier message (an imposter) gets a container of its own, as RFC 5256 asks.
+    table = Table(items, order)
+    index, parent, irt_of, nchild, mids = (table.index, table.parent, table.irt,
+                                           table.nchild, table.mids)
+    new = table.add
+    refused: list[tuple[int, int]] = []
+    done: list = [None] * table.n      # the References each message was linked with
+    for c, it in enumerate(map(items.__getitem__, order)):
+        mid = mids[c]
+        if index[mid] != c and _copy_placed(table, items, c, rfc):
+            continue
+        refs, irts = it.references, it.in_reply_to
         prev = NO
+        if rfc:
+            chain, irt = _rfc_chain(refs, irts)
+        elif not refs and not irts:
+            chain, irt = refs, None
+            done[c] = refs
+        elif (refs and (not irts or (len(irts) == 1 and irts[0] == refs[-1]))
+              and mid not in refs and "" not in refs
+              and (len(refs) == 1 or len(set(refs)) == len(refs))):
+            chain, irt = refs, (irts[0] if irts else None)
+            done[c] = refs
+            prev = _linked_by_parent(index, done, refs, c)
+        else:
+            chain, irt = _chain(refs, irts, mid)
         # 1A: link the references in order, each the parent of the next, unless the
-        # child already has a parent or the link would make a loop.
-        for ref in chain:
-            r = get(ref)
-            if prev != NO:
-                if not rfc:
-                    union(prev, r)
-                if parent[r] == NO and not would_loop(prev, r):
-                    set_parent(prev, r)
+        # child already has a parent or the link would make a loop. (Skipped when the
+        # parent message already linked this very chain: RFC 5322's usual References.)
+        for ref in chain if prev == NO else ():
+            r = index.get(ref)
+            if r is None:
+                r = new(ref)
+                if prev != NO:
+                    parent[r] = prev
+                    nchild[prev] += 1
+            elif prev != NO:
+                pr = parent[r]
+                if pr == NO and not _would_loop(parent, nchild, prev, r):
+                    parent[r] = prev
+                    nchild[prev] += 1
+                elif pr != prev:
+                    refused.append((prev, r))
             prev = r
+        if irt is not None:
+            irt_of[c] = index.get(irt, NO)
         # 1B: the last reference (or none) is this message's parent. An earlier message
         # may have given it another parent (a truncated References): that link is broken.
         # No link is made that would close a loop.
-        if prev == NO:
-            if parent[c] != NO:
-                set_parent(NO, c)
-        else:
-            if not rfc:
-                union(prev, c)
-            if parent[c] != prev and not would_loop(prev, c):
-                set_parent(prev, c)
-    # 1C: the id table stays (containers are ints); steps 2 and 3 are `tree_roots`.
-    return table, groups
+        pc = parent[c]
+        if pc == prev:
+            continue
+        if prev != NO and _would_loop(parent, nchild, prev, c):
+            refused.append((prev, c))
+            continue
+        if pc != NO:
+            nchild[pc] -= 1
+            refused.append((pc, c))
+        parent[c] = prev
+        if prev != NO:
+            nchild[prev] += 1
+    # 1C: the id table stays (containers are ints). 2 and 3, the root set, follow from
+    # `parent`: a root is a container whose parent is NO.
+    return table, refused
+
+
+def _linked_by_parent(index: dict[str, int], done: list, refs: Sequence[str], c: int) -> int:
+    """The parent's container when the parent, already threaded, had exactly these
+    References before its own id (so every pair of them went through 1A); else NO."""
+    k = len(refs) - 1
+    p = index.get(refs[-1], NO)
+    if 0 <= p < c:
+        seen = done[p]
+        if seen is not None and len(seen) >= k and seen[len(seen) - k:] == refs[:-1]:
+            return p
+    return NO
+
+
+def _would_loop(parent: list[int], nchild: list[int], p: int, c: int) -> bool:
+    """Whether making `p` the parent of `c` would close a loop (c is p or p's ancestor)."""
+    if p == c:
+        return True
+    if not nchild[c]:                   # a childless container is nobody's ancestor
+        return False
+    while p != NO:
+        if p == c:
+            return True
+        p = parent[p]
+    return False
+
+
+def _copy_placed(table: Table, items: Sequence[Item], c: int, rfc: bool) -> bool:
+    """Place imposter `c` under its id's holder if it is an exact copy of it.
+
+    An exact copy (same headers and subject) hangs under the first copy, so a duplicate
+    never starts a thread of its own (strict and archive modes); any other imposter is
+    threaded by its own headers, as RFC 5256 treats a duplicated Message-ID.
+    """
+    holder = table.index[table.mids[c]]
+    if rfc or not _is_copy(items[table.item[holder]], items[table.item[c]]):
+        return False
+    table.parent[c] = holder
+    table.nchild[holder] += 1
+    return True
 
 
 def _is_copy(a: Item, b: Item) -> bool:
@@ -153,14 +174,15 @@ def _is_copy(a: Item, b: Item) -> bool:
             and a.subject == b.subject)
 
 
-def _rfc_chain(it: Item) -> tuple[Sequence[str], str | None]:
+def _rfc_chain(refs: Sequence[str], irts: Sequence[str]) -> tuple[Sequence[str], str | None]:
     """RFC 5256 "references": References, or else the first In-Reply-To id."""
-    refs = [r for r in it.references if r]
-    irt = next((r for r in it.in_reply_to if r), None)
+    refs = [r for r in refs if r]
+    irt = next((r for r in irts if r), None)
     return (refs if refs else ([irt] if irt else [])), irt
 
 
-def _chain(it: Item, mid: str) -> tuple[Sequence[str], str | None]:
+def _chain(refs: Sequence[str], irts: Sequence[str],
+           mid: str) -> tuple[Sequence[str], str | None]:
     """The ancestry a message's own headers claim, repaired (strict and archive modes).
 
     Self-references and empty ids are dropped; a repeated id keeps its last place. The
@@ -169,9 +191,6 @@ def _chain(it: Item, mid: str) -> tuple[Sequence[str], str | None]:
     reversed when it stands first (clients that write References newest first), and
     anything after it cut off.
     """
-    refs, irts = it.references, it.in_reply_to
-    if not irts and mid not in refs and "" not in refs and len(set(refs)) == len(refs):
-        return refs, None
     chain = [r for r in refs if r and r != mid]
     if len(set(chain)) != len(chain):
         chain = list(reversed(dict.fromkeys(reversed(chain))))
@@ -189,52 +208,3 @@ def _chain(it: Item, mid: str) -> tuple[Sequence[str], str | None]:
         else:
             del chain[pos + 1:]
     return chain, irt
-
-
-def tree_roots(parent: list[int]) -> list[int]:
-    """Steps 2-3: for every container, the root of its tree (iterative, memoised)."""
-    root = [NO] * len(parent)
-    for v in range(len(parent)):
-        if root[v] != NO:
-            continue
-        path = []
-        u = v
-        while root[u] == NO and parent[u] != NO:
-            path.append(u)
-            u = parent[u]
-        r = root[u] if root[u] != NO else u
-        root[u] = r
-        for w in path:
-            root[w] = r
-    return root
-
-
-def join_header_groups(table: Table, groups: _UnionFind, ts: Sequence[float]) -> None:
-    """Join the trees of one header group into one tree (strict and archive modes).
-
-    RFC 5256 drops a References claim when the child already has a parent or the link
-    would loop, which can leave messages that headers tie together in separate threads,
-    and which ones depends on input order. Here every tree of a connected group of
-    claims hangs under the root of the group's earliest tree, so grouping is exactly the
-    connected components of the headers' claims: independent of order, and adding a
-    message can only merge threads, never split one.
-    """
-    parent, item = table.parent, table.item
-    root = tree_roots(parent)
-    first: dict[int, float] = {}
-    for c, i in enumerate(item):
-        if i != NO:
-            r = root[c]
-            t = ts[i]
-            if t < first.get(r, float("inf")) or r not in first:
-                first[r] = t
-    best: dict[int, int] = {}
-    for r in first:
-        g = groups.find(r)
-        b = best.get(g)
-        if b is None or (first[r], r) < (first[b], b):
-            best[g] = r
-    for r in first:
-        b = best[groups.find(r)]
-        if b != r:
-            table.set_parent(b, r)

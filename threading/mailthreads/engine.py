@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
+from itertools import compress
+from operator import attrgetter
 
-from .archive import link_by_subject
-from .containers import build, join_header_groups
-from .emit import archive_keys, emit, rfc_keys
-from .prune import prune
+from .archive import tree_links
+from .containers import build
+from .emit import emit
+from .forest import INF, archive_dates, rfc_keys, walk_trees
+from .prune import prune_ghosts, prune_rfc
 from .records import Item, Thread
 from .rfcsubject import merge_by_subject
 from .subject import DEFAULT_GENERIC_SUBJECTS
@@ -15,68 +19,89 @@ from .subject import DEFAULT_GENERIC_SUBJECTS
 __all__ = ["thread", "MODES"]
 
 MODES = ("archive", "strict", "rfc5256")
-_INF = float("inf")
 _DAY = 86400.0
+_TIEBREAK = attrgetter("message_id", "references", "in_reply_to", "subject")
 
 
 def thread(items: Iterable[Item], mode: str = "archive", *, subject_window_days: int = 30,
            generic_subjects: frozenset[str] = DEFAULT_GENERIC_SUBJECTS) -> list[Thread]:
     """Group `items` into threads; every item lands in exactly one thread, exactly once.
 
-    ``rfc5256`` takes the items in the given order (the mailbox order of RFC 5256); the
-    other modes first sort them by (date, Message-ID, headers, subject), so that the
+    ``rfc5256`` takes the items in the given order (RFC 5256's mailbox order); the other
+    modes first sort them by (date, Message-ID, References, In-Reply-To, subject), so the
     answer does not depend on input order.
     """
     if mode not in MODES:
         raise ValueError(f"unknown threading mode {mode!r}; expected one of {MODES}")
     items = items if isinstance(items, (list, tuple)) else list(items)
-    ts = [_INF if it.date is None else it.date.timestamp() for it in items]
-    rfc = mode == "rfc5256"
-    order = range(len(items)) if rfc else _canonical_order(items, ts)
-    # 1A-1C (containers.build), 2-3 (root set: containers without a parent)
-    table, groups = build(items, order, rfc)
-    if not rfc:
-        join_header_groups(table, groups, ts)
-    # 4: prune ghosts
-    outp, emitted = prune(table, rfc)
-    if rfc:
-        eff = _neighbour_dates(ts)
-        keys = rfc_keys(table, eff, outp, emitted)
-        # 5: gather root threads by subject; then 6 (emit) sorts the new roots again
-        merge_by_subject(table, items, outp, emitted, keys.__getitem__)
-        keys = rfc_keys(table, eff, outp, emitted)
-        return emit(table, items, outp, emitted, keys.__getitem__, ts, rfc)
-    if mode == "archive":
-        generic = frozenset(s.casefold() for s in generic_subjects)
-        link_by_subject(table, items, ts, outp, emitted, subject_window_days * _DAY, generic)
-    # 6: sibling order by date, pre-order output
-    eff = archive_keys(table, ts, outp, emitted)
-    return emit(table, items, outp, emitted, eff.__getitem__, ts, rfc)
+    collecting = gc.isenabled()
+    gc.disable()        # millions of new objects and no cycles: the collector only costs
+    try:
+        return _thread(items, mode, subject_window_days, generic_subjects)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _thread(items: Sequence[Item], mode: str, subject_window_days: float,
+            generic_subjects: frozenset[str]) -> list[Thread]:
+    ts = [INF if it.date is None else it.date.timestamp() for it in items]
+    if mode == "rfc5256":
+        return _rfc5256(items, ts)
+    order = _canonical_order(items, ts)
+    # 1A-1C; 2-3: the root set is every container without a parent
+    table, refused = build(items, order, rfc=False)
+    # 4: prune ghosts that carry no structure
+    emitted, ghost_kids = prune_ghosts(table)
+    # 6: siblings by date, pre-order
+    eff = archive_dates(table, ts, emitted, ghost_kids)
+    trees = walk_trees(emitted, table.parent, eff.__getitem__)
+    # header groups joined; in archive mode, subject links instead of RFC 5256's step 5
+    window = subject_window_days * _DAY if mode == "archive" else None
+    generic = frozenset(s.casefold() for s in generic_subjects)
+    trees = tree_links(table, items, ts, eff, trees, refused, window, generic)
+    return emit(table, items, ts, trees, rfc=False)
+
+
+def _rfc5256(items: Sequence[Item], ts: list[float]) -> list[Thread]:
+    """RFC 5256 THREAD=REFERENCES, steps 1 to 6, as Dovecot answers it."""
+    table, _ = build(items, range(len(items)), rfc=True)
+    emitted, kids = prune_rfc(table)
+    eff = _neighbour_dates(ts)
+    key = rfc_keys(table, eff, emitted, kids)
+    emitted = merge_by_subject(table, items, emitted, kids, key)
+    trees = walk_trees(emitted, table.parent, key.__getitem__)
+    return emit(table, items, ts, trees, rfc=True)
 
 
 def _canonical_order(items: Sequence[Item], ts: list[float]) -> list[int]:
-    """Items by (date, Message-ID); exact ties by their headers and subject."""
-    order = sorted(range(len(items)), key=lambda i: (ts[i], items[i].message_id))
-    i, n = 0, len(order)
-    while i < n:
-        j = i + 1
-        a = items[order[i]]
-        while j < n and ts[order[j]] == ts[order[i]] and items[order[j]].message_id == a.message_id:
-            j += 1
-        if j - i > 1:
-            order[i:j] = sorted(order[i:j], key=lambda k: (items[k].references,
-                                                         items[k].in_reply_to, items[k].subject))
-        i = j
+    """Items by date; equal dates by (Message-ID, References, In-Reply-To, subject)."""
+    order = sorted(range(len(items)), key=ts.__getitem__)
+    sts = list(map(ts.__getitem__, order))
+    ties = compress(range(1, len(sts)), map(float.__eq__, sts, sts[1:]))
+    start = end = -1
+    for k in ties:
+        if k != end + 1:
+            _sort_run(items, order, start, end)
+            start = k - 1
+        end = k
+    _sort_run(items, order, start, end)
     return order
 
 
+def _sort_run(items: Sequence[Item], order: list[int], start: int, end: int) -> None:
+    if start >= 0:
+        order[start:end + 1] = sorted(order[start:end + 1],
+                                      key=lambda i: (_TIEBREAK(items[i]), i))
+
+
 def _neighbour_dates(ts: list[float]) -> list[float]:
-    """RFC mode: an undated message sorts at the date of the dated one before it in the
-    input (or, at the start, the first dated one after it)."""
+    """An undated message sorts at the date of the dated one before it in the input (at
+    the start: the first dated one after it)."""
     eff = list(ts)
-    prev = next((t for t in ts if t != _INF), 0.0)
+    prev = next((t for t in ts if t != INF), 0.0)
     for i, t in enumerate(ts):
-        if t == _INF:
+        if t == INF:
             eff[i] = prev
         else:
             prev = t

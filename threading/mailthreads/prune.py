@@ -5,73 +5,60 @@
   gives way to that child (the RFC's "unless there is only one child"). Other ghosts go.
 - ``strict`` / ``archive``: a ghost stays when it is the parent of a real message (the
   report shows "this replied to a message we do not have") or the root of a tree with
-  messages in it (the oldest id the headers name: the thread keeps that id as its id when
-  the missing first message turns up in a later import). Other ghosts go, their children
+  messages in it (the oldest id the headers name: the thread keeps that id when the
+  missing first message turns up in a later import). Other ghosts go, their children
   moving up to the nearest ancestor that stays.
+
+Both return the out-parents in `table.parent` itself (only entries of messages and kept
+ghosts change; a dropped ghost keeps its old parent, so walks through it still end at a
+root) and the emitted containers: messages in container order, then kept ghosts (containers
+numbered from `table.n` on are ghosts).
 """
 
 from __future__ import annotations
 
 from .containers import NO, Table
 
-__all__ = ["prune"]
-
-_UNSET = -2
+__all__ = ["prune_ghosts", "prune_rfc"]
 
 
-def prune(table: Table, rfc: bool) -> tuple[list[int], bytearray]:
-    """Out-parent of every container (NO for roots) and which containers are emitted."""
-    parent, item = table.parent, table.item
-    n = len(parent)
-    kept = bytearray(n)
-    for c in range(n):
-        if item[c] != NO or parent[c] == NO:
-            kept[c] = 1
-    if not rfc:
-        for c in range(n):
-            p = parent[c]
-            if item[c] != NO and p != NO and item[p] == NO:
-                kept[p] = 1
-    outp = [NO] * n
-    jump = [_UNSET] * n
-    emitted = bytearray(n)
-    for c in range(n):
-        u = c if item[c] != NO else NO
-        while u != NO and not emitted[u]:
-            emitted[u] = 1
-            p = _nearest_kept(parent[u], parent, kept, jump)
-            outp[u] = p
-            u = p
-    if rfc:
-        _promote_only_children(table, outp, emitted)
-    return outp, emitted
+def prune_ghosts(table: Table) -> tuple[list[int], list[tuple[int, int]]]:
+    """Strict/archive pruning; returns (emitted, [(message, its ghost parent)])."""
+    parent, item, n = table.parent, table.item, table.n
+    ghost_kids = [(c, p) for c, p in enumerate(parent[:n]) if p >= n]   # ghosts come after n
+    kept = {g for _, g in ghost_kids}
+    work = list(kept)
+    while work:
+        g = work.pop()
+        p = parent[g]
+        while p != NO and item[p] == NO and p not in kept and parent[p] != NO:
+            p = parent[p]               # a ghost with only ghosts below it: dropped
+        parent[g] = p
+        if p != NO and item[p] == NO and p not in kept:
+            kept.add(p)                 # the topmost ghost of a tree with messages
+            work.append(p)
+    return list(range(n)) + sorted(kept), ghost_kids
 
 
-def _nearest_kept(p: int, parent: list[int], kept: bytearray, jump: list[int]) -> int:
-    """The first kept container from `p` upwards (memoised over dropped ghosts)."""
-    path = []
-    while p != NO and not kept[p]:
-        j = jump[p]
-        if j != _UNSET:
-            p = j
-            break
-        path.append(p)
-        p = parent[p]
-    for w in path:
-        jump[w] = p
-    return p
-
-
-def _promote_only_children(table: Table, outp: list[int], emitted: bytearray) -> None:
-    """A topmost ghost with one child is replaced by that child (RFC 5256 step 4)."""
-    item = table.item
-    count: dict[int, int] = {}
-    only: dict[int, int] = {}
-    for c, p in enumerate(outp):
-        if emitted[c] and p != NO and item[p] == NO:
-            count[p] = count.get(p, 0) + 1
-            only[p] = c
-    for g, k in count.items():
-        if k == 1 and outp[g] == NO:
-            outp[only[g]] = NO
-            emitted[g] = 0
+def prune_rfc(table: Table) -> tuple[list[int], dict[int, list[int]]]:
+    """RFC/Dovecot pruning; returns (emitted, {kept ghost root: its children})."""
+    parent, item, n = table.parent, table.item, table.n
+    jump: dict[int, int] = {}
+    kids: dict[int, list[int]] = {}
+    for c in [c for c, p in enumerate(parent[:n]) if p >= n]:   # under a ghost
+        p = parent[c]
+        path = []
+        while item[p] == NO and parent[p] != NO and p not in jump:
+            path.append(p)
+            p = parent[p]
+        p = jump.get(p, p)
+        for g in path:
+            jump[g] = p
+        parent[c] = p
+        if item[p] == NO:
+            kids.setdefault(p, []).append(c)
+    for g, children in list(kids.items()):
+        if len(children) == 1:          # a topmost ghost with one child gives way to it
+            parent[children[0]] = NO
+            del kids[g]
+    return list(range(n)) + sorted(kids), kids

@@ -8,7 +8,7 @@ merge that needs a new dummy root makes a container with no id (message_id ``""`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from .containers import NO, Table
 from .records import Item
@@ -38,23 +38,21 @@ class _Roots:
         return len(self.c) - 1
 
 
-def merge_by_subject(table: Table, items: Sequence[Item], outp: list[int],
-                     emitted: bytearray, key: Callable[[int], tuple]) -> None:
-    """5A-5C over the roots of the pruned forest; edits `outp`/`emitted` in place."""
-    item = table.item
+def merge_by_subject(table: Table, items: Sequence[Item], emitted: list[int],
+                     kids: dict[int, list[int]], key: list) -> list[int]:
+    """5A-5C over the roots of the pruned forest (out-parents in `table.parent`).
+
+    `kids` maps each ghost root to its children and `key` gives the sort keys; both are
+    kept up to date. Returns the emitted containers afterwards.
+    """
+    item, parent = table.item, table.parent
     roots = _Roots()
-    kids: dict[int, list[int]] = {}
-    for c in sorted((c for c in range(len(outp)) if emitted[c] and outp[c] == NO), key=key):
+    for c in sorted((c for c in emitted if parent[c] == NO), key=key.__getitem__):
         roots.append(c, item[c] == NO)
-        if item[c] == NO:
-            kids[c] = []
-    for c, p in enumerate(outp):
-        if emitted[c] and p in kids:
-            kids[p].append(c)
     # 5A: the subject table.  5B: one root per base subject.
     subjects: dict[str, int] = {}
     for i, c in enumerate(roots.c):
-        top = min(kids[c], key=key) if roots.dummy[i] else c
+        top = min(kids[c], key=key.__getitem__) if roots.dummy[i] else c
         base, reply = analyse(items[item[top]].subject, localized=False)
         k = subject_key(base)
         if not k:                        # 5B(ii): an empty thread subject is skipped
@@ -69,40 +67,44 @@ def merge_by_subject(table: Table, items: Sequence[Item], outp: list[int],
         else:
             roots.up[i] = h
     # 5C: merge each root into the one the subject table holds for its subject.
+    dropped: set[int] = set()
+    n_before = len(parent)
     i = 0
     while i < len(roots.c):
         if roots.up[i] != NO and not roots.ignore[i]:
-            _merge(table, roots, i, kids, outp, emitted)
+            _merge(table, roots, i, kids, dropped)
         i += 1
+    key.extend([None] * (len(parent) - len(key)))
+    for g, children in kids.items():
+        key[g] = min(key[ch] for ch in children)
+    return [c for c in emitted if c not in dropped] + list(range(n_before, len(parent)))
 
 
 def _merge(table: Table, roots: _Roots, i: int, kids: dict[int, list[int]],
-           outp: list[int], emitted: bytearray) -> None:
+           dropped: set[int]) -> None:
     top = i
     while roots.up[top] != NO:
         top = roots.up[top]
     cur, held = roots.c[i], roots.c[top]
-    link = table.subject_link
+    parent, link = table.parent, table.subject_link
     roots.ignore[i] = True
     if roots.dummy[i]:
         # both dummies: the current one's children join the held one's; it goes
         for ch in kids.pop(cur):
-            outp[ch] = held
+            parent[ch] = held
             link[ch] = 1
             kids[held].append(ch)
-        emitted[cur] = 0
+        dropped.add(cur)
     elif roots.dummy[top] or (roots.reply[i] and not roots.reply[top]):
         # the held one is a dummy, or the current one replies to it: a child of it
-        outp[cur] = held
+        parent[cur] = held
         link[cur] = 1
         if held in kids:
             kids[held].append(cur)
     else:
         # otherwise both become children of a new dummy, which the table then holds
         d = table.add("", register=False)
-        outp.append(NO)
-        emitted.append(1)
-        outp[held] = outp[cur] = d
+        parent[held] = parent[cur] = d
         link[held] = link[cur] = 1
         kids[d] = [held, cur]
         j = roots.append(d, True)

@@ -52,12 +52,15 @@ _LOCAL_LEADER = re.compile(
     rf"(?:{_BLOB})*(?:{_LOCAL_REFWD}) ?(?:{_BLOB}|\^\d+ ?|\(\d+\) ?)?[:：]", re.I)
 _LEAD_BLOB = re.compile(_BLOB)
 _SPACES = re.compile(r"\s+")
+_MAYBE_MARKED = re.compile(r"[:：\[\]]|[^\S ]|  |^ | $|\)$")   # else the subject is its base
 _FWD_TRAILER = "(fwd)"
 _GENERIC_STRIP = " .!?:-–—"
 
 
 def analyse(subject: str, localized: bool = True) -> tuple[str, bool]:
     """(base subject, is a reply or forward) of a decoded subject."""
+    if not _MAYBE_MARKED.search(subject or " "):
+        return subject, False           # nothing any step below could remove
     leader = _LOCAL_LEADER if localized else _RFC_LEADER
     # (1) tabs and continuations to space, runs of spaces to one
     text = _SPACES.sub(" ", subject or "")
