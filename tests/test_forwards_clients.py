@@ -144,3 +144,13 @@ def test_forwarded_sender_never_raises_on_a_deeply_nested_message():
 def test_forwarded_sender_never_raises_on_arbitrary_bytes(raw):
     result = _sender(b"Subject: Fwd: x\n\n---------- Forwarded message ---------\n" + raw)
     assert result is None or (result == result.lower() and "@" in result)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(sorted(CLIENTS)), st.text(max_size=300), st.sampled_from(
+    ["Fwd: x", "FW: x", "x", "WG: x", "[list] x"]))
+def test_every_forward_found_is_seen_by_the_raw_precheck(client, prefix, subject):
+    prefix = prefix.replace("\r", " ").replace("\n", " ") + "\n\n"
+    raw = _mail(prefix + CLIENTS[client], subject=subject)
+    if _sender(raw) is not None:
+        assert may_be_forward(raw)

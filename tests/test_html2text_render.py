@@ -87,3 +87,9 @@ def test_never_raises_and_gives_clean_text(html):
 def test_unclosed_head_does_not_hide_the_body():
     # Seen in HTML mail from web forms: <head> opened, never closed, body follows.
     assert html_to_text("<html><head><meta charset=utf-8><title>T</title><body>Hello") == "Hello"
+
+
+def test_stray_angle_brackets_are_text_not_tags():
+    # "<a <a <a ..." made html.parser rescan the rest of the input for every "<".
+    assert html_to_text("x <a <a <b>bold</b> 3 < 4 </") == "x <a <a bold 3 < 4 </"
+    assert html_to_text("a<!-- hidden --> b <!-- unclosed to the end") == "a b"
