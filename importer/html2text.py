@@ -179,7 +179,7 @@ def _tidy(text: str) -> str:
 
 def _strip_tags(html: str) -> str:
     """Last resort when the parser gives up: drop anything that looks like a tag."""
-    return _SPACE.sub(" ", re.sub(r"<[^>]{0,2000}>", " ", html)).strip()[:MAX_OUTPUT]
+    return _SPACE.sub(" ", re.sub(r"<[^<>]*>", " ", html)).strip()[:MAX_OUTPUT]
 
 
 def html_to_text(html: str) -> str:
