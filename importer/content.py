@@ -14,6 +14,7 @@ A header block ends at MAX_HEADER bytes; the rest is read as body.
 from __future__ import annotations
 
 import binascii
+import mimetypes
 import re
 import unicodedata
 from datetime import datetime, timezone
@@ -66,6 +67,9 @@ _EXTENSIONS = {
     "application/ms-tnef": ".dat", "message/rfc822": ".eml", "message/global": ".eml",
     "message/delivery-status": ".txt", "text/rfc822-headers": ".txt",
 }
+
+
+_BUILTIN_TYPES = mimetypes.MimeTypes()
 
 
 class _Part:
@@ -288,7 +292,7 @@ class _Walk:
         if not name and ctype in _MESSAGE_TYPES:
             name = _message_name(data)
         if not name:
-            name = f"part-{part.number}{_EXTENSIONS.get(ctype, '.bin')}"
+            name = f"part-{part.number}{_extension(ctype)}"
         self.attachments.append(Attachment(name, ctype, data))
 
 
@@ -325,6 +329,11 @@ def _clean_name(name: str, limit: int = MAX_NAME) -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: limit - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:limit]
     return name
+
+
+def _extension(ctype: str) -> str:
+    """Python's built-in table only (not this machine's mime.types): the same name everywhere."""
+    return _EXTENSIONS.get(ctype) or _BUILTIN_TYPES.guess_extension(ctype) or ".bin"
 
 
 def _filename(headers: Message) -> str:

@@ -254,3 +254,12 @@ def test_raw_8bit_headers_are_read_in_the_body_charset():
            + b"\nContent-Type: text/plain; charset=koi8-r\n\n" + subject.encode("koi8-r"))
     c = extract(raw, message_id="x")
     assert c.subject == subject and c.text.strip() == subject
+
+
+def test_default_names_take_their_extension_from_the_type():
+    raw = _mail(b"", _multipart("mixed", "B", b"Content-Type: text/plain\n\nsee",
+                                b"Content-Type: application/msword\n\nDOC",
+                                b"Content-Type: audio/basic\n\nAU",
+                                b"Content-Type: application/x-never-heard-of\n\n?"))
+    names = [a.filename for a in extract(raw, message_id="x").attachments]
+    assert names == ["part-3.doc", "part-4.au", "part-5.bin"]
