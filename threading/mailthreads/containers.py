@@ -69,9 +69,10 @@ def build(items: Sequence[Item], order: Sequence[int], rfc: bool) -> tuple[Table
     new = table.add
     refused: list[tuple[int, int]] = []
     done: list = [None] * table.n      # the References each message was linked with
+    copies: dict = {}
     for c, it in enumerate(map(items.__getitem__, order)):
         mid = mids[c]
-        if index[mid] != c and _copy_placed(table, items, c, rfc):
+        if index[mid] != c and not rfc and _copy_placed(table, items, c, copies):
             continue
         refs, irts = it.references, it.in_reply_to
         prev = NO
@@ -153,25 +154,28 @@ def _would_loop(parent: list[int], nchild: list[int], p: int, c: int) -> bool:
     return False
 
 
-def _copy_placed(table: Table, items: Sequence[Item], c: int, rfc: bool) -> bool:
-    """Place imposter `c` under its id's holder if it is an exact copy of it.
+def _copy_placed(table: Table, items: Sequence[Item], c: int, copies: dict) -> bool:
+    """Place imposter `c` under an earlier exact copy of it, if there is one.
 
-    An exact copy (same headers and subject) hangs under the first copy, so a duplicate
-    never starts a thread of its own (strict and archive modes); any other imposter is
-    threaded by its own headers, as RFC 5256 treats a duplicated Message-ID.
+    An exact copy (same Message-ID, headers and subject: one message stored twice) hangs
+    under the first copy, so a duplicate never starts a thread of its own (strict and
+    archive modes). Any other imposter is threaded by its own headers, as RFC 5256 treats
+    a duplicated Message-ID.
     """
     holder = table.index[table.mids[c]]
-    if rfc or not _is_copy(items[table.item[holder]], items[table.item[c]]):
+    copies.setdefault(_copy_key(items[table.item[holder]]), holder)
+    earlier = copies.setdefault(_copy_key(items[table.item[c]]), c)
+    if earlier == c:
         return False
-    table.parent[c] = holder
-    table.nchild[holder] += 1
+    table.parent[c] = earlier
+    table.nchild[earlier] += 1
     return True
 
 
-def _is_copy(a: Item, b: Item) -> bool:
-    """Same id and same threading headers and subject: one message stored twice."""
-    return (a.references == b.references and a.in_reply_to == b.in_reply_to
-            and a.subject == b.subject)
+def _copy_key(it: Item) -> tuple:
+    """What two copies of one message share (the date is left out: readers may find it
+    in different headers of two stored copies)."""
+    return (it.message_id, it.references, it.in_reply_to, it.subject)
 
 
 def _rfc_chain(refs: Sequence[str], irts: Sequence[str]) -> tuple[Sequence[str], str | None]:
