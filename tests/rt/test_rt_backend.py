@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from backend_contract import make_message, make_plan
-from conftest import make_rt_backend, rt_datetime
+from rthelpers import make_rt_backend, rt_datetime
 from importer.errors import AuthError, BackendError
 from importer.records import Attachment
 

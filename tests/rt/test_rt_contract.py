@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend_contract import BackendContract, EntryView, TicketView
-from conftest import make_rt_backend, rt_datetime
+from rthelpers import make_rt_backend, rt_datetime
 from importer.ledger import Ledger, open_store
 
 pytestmark = pytest.mark.rt
