@@ -8,12 +8,14 @@ recursion: reply chains can be 100,000 deep and References can loop.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 from .records import Item, noid_id
 
 __all__ = ["Table", "build", "NO"]
 
 NO = -1
+_MESSAGE_ID = attrgetter("message_id")
 
 
 class Table:
@@ -26,9 +28,10 @@ class Table:
     __slots__ = ("n", "index", "mids", "parent", "item", "irt", "nchild", "subject_link")
 
     def __init__(self, items: Sequence[Item], order: Sequence[int]) -> None:
-        mids = [items[i].message_id for i in order]
-        for c in (c for c, mid in enumerate(mids) if not mid):
-            mids[c] = noid_id(items[order[c]])
+        mids = list(map(_MESSAGE_ID, map(items.__getitem__, order)))
+        if "" in mids:
+            for c in [c for c, mid in enumerate(mids) if not mid]:
+                mids[c] = noid_id(items[order[c]])
         n = self.n = len(mids)
         self.mids = mids
         # the first container with an id holds it; later ones are imposters (unregistered)
@@ -69,29 +72,34 @@ def build(items: Sequence[Item], order: Sequence[int], rfc: bool) -> tuple[Table
     new = table.add
     refused: list[tuple[int, int]] = []
     done: list = [None] * table.n      # the References each message was linked with
-    copies: dict = {}
+    skip = None if rfc else _place_copies(table, items)
     for c, it in enumerate(map(items.__getitem__, order)):
-        mid = mids[c]
-        if index[mid] != c and not rfc and _copy_placed(table, items, c, copies):
+        if skip is not None and skip[c]:
             continue
         refs, irts = it.references, it.in_reply_to
         prev = NO
         if rfc:
             chain, irt = _rfc_chain(refs, irts)
-        elif not refs and not irts:
-            chain, irt = refs, None
-            done[c] = refs
-        elif (refs and (not irts or (len(irts) == 1 and irts[0] == refs[-1]))
-              and mid not in refs and "" not in refs
-              and (len(refs) == 1 or len(set(refs)) == len(refs))):
+        elif not refs:
+            chain, irt = _chain(refs, irts, mids[c]) if irts else (refs, None)
+            done[c] = chain
+        elif ((not irts or (len(irts) == 1 and irts[0] == refs[-1]))
+              and mids[c] not in refs and "" not in refs):
             chain, irt = refs, (irts[0] if irts else None)
             done[c] = refs
-            prev = _linked_by_parent(index, done, refs, c)
+            # the parent, already threaded, had exactly these References before its own
+            # id: every pair of them went through 1A then (RFC 5322's usual References)
+            p = index.get(refs[-1], NO)
+            if 0 <= p < c:
+                seen = done[p]
+                k = len(refs) - 1
+                if seen is not None and (k == 0 or (len(seen) >= k and seen[-k:] == refs[:-1])):
+                    prev = p
         else:
-            chain, irt = _chain(refs, irts, mid)
+            chain, irt = _chain(refs, irts, mids[c])
         # 1A: link the references in order, each the parent of the next, unless the
-        # child already has a parent or the link would make a loop. (Skipped when the
-        # parent message already linked this very chain: RFC 5322's usual References.)
+        # child already has a parent or the link would make a loop (skipped when the
+        # parent message already linked this very chain, see above).
         for ref in chain if prev == NO else ():
             r = index.get(ref)
             if r is None:
@@ -129,18 +137,6 @@ def build(items: Sequence[Item], order: Sequence[int], rfc: bool) -> tuple[Table
     return table, refused
 
 
-def _linked_by_parent(index: dict[str, int], done: list, refs: Sequence[str], c: int) -> int:
-    """The parent's container when the parent, already threaded, had exactly these
-    References before its own id (so every pair of them went through 1A); else NO."""
-    k = len(refs) - 1
-    p = index.get(refs[-1], NO)
-    if 0 <= p < c:
-        seen = done[p]
-        if seen is not None and len(seen) >= k and seen[len(seen) - k:] == refs[:-1]:
-            return p
-    return NO
-
-
 def _would_loop(parent: list[int], nchild: list[int], p: int, c: int) -> bool:
     """Whether making `p` the parent of `c` would close a loop (c is p or p's ancestor)."""
     if p == c:
@@ -154,22 +150,29 @@ def _would_loop(parent: list[int], nchild: list[int], p: int, c: int) -> bool:
     return False
 
 
-def _copy_placed(table: Table, items: Sequence[Item], c: int, copies: dict) -> bool:
-    """Place imposter `c` under an earlier exact copy of it, if there is one.
+def _place_copies(table: Table, items: Sequence[Item]) -> bytearray | None:
+    """Hang each exact copy of a message under its first copy; flags the copies.
 
-    An exact copy (same Message-ID, headers and subject: one message stored twice) hangs
-    under the first copy, so a duplicate never starts a thread of its own (strict and
-    archive modes). Any other imposter is threaded by its own headers, as RFC 5256 treats
-    a duplicated Message-ID.
+    An imposter is an item whose Message-ID an earlier item holds. An exact copy (same
+    Message-ID, headers and subject: one message stored twice) hangs under the first copy,
+    so a duplicate never starts a thread of its own (strict and archive modes). Any other
+    imposter is threaded by its own headers, as RFC 5256 treats a duplicated Message-ID.
     """
-    holder = table.index[table.mids[c]]
-    copies.setdefault(_copy_key(items[table.item[holder]]), holder)
-    earlier = copies.setdefault(_copy_key(items[table.item[c]]), c)
-    if earlier == c:
-        return False
-    table.parent[c] = earlier
-    table.nchild[earlier] += 1
-    return True
+    index, mids, item = table.index, table.mids, table.item
+    if len(index) == table.n:
+        return None
+    imposters = [c for c, mid in enumerate(mids) if index[mid] != c]
+    skip = bytearray(table.n)
+    firsts: dict[tuple, int] = {}
+    for c in imposters:
+        holder = index[mids[c]]
+        firsts.setdefault(_copy_key(items[item[holder]]), holder)
+        earlier = firsts.setdefault(_copy_key(items[item[c]]), c)
+        if earlier != c:
+            table.parent[c] = earlier
+            table.nchild[earlier] += 1
+            skip[c] = 1
+    return skip
 
 
 def _copy_key(it: Item) -> tuple:
@@ -180,9 +183,10 @@ def _copy_key(it: Item) -> tuple:
 
 def _rfc_chain(refs: Sequence[str], irts: Sequence[str]) -> tuple[Sequence[str], str | None]:
     """RFC 5256 "references": References, or else the first In-Reply-To id."""
-    refs = [r for r in refs if r]
-    irt = next((r for r in irts if r), None)
-    return (refs if refs else ([irt] if irt else [])), irt
+    irt = (irts[0] or next((r for r in irts if r), None)) if irts else None
+    if "" in refs:
+        refs = [r for r in refs if r]
+    return (refs if refs else ((irt,) if irt else ())), irt
 
 
 def _chain(refs: Sequence[str], irts: Sequence[str],

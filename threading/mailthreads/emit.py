@@ -15,6 +15,8 @@ keeps the RFC's root order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain, repeat
+from operator import add, attrgetter, mul
 
 from .containers import NO, Table
 from .forest import INF
@@ -22,7 +24,8 @@ from .records import Item, Node, Thread, content_digest
 
 __all__ = ["emit"]
 
-_LINKS = ("references", "in-reply-to", "subject")
+_LINK_NAMES = ("references", "in-reply-to", "subject", "subject") + ("root",) * 4
+_KEY = attrgetter("key")
 
 
 def emit(table: Table, items: Sequence[Item], ts: Sequence[float], trees: list[list[int]],
@@ -34,15 +37,18 @@ def emit(table: Table, items: Sequence[Item], ts: Sequence[float], trees: list[l
     """
     mids, item, irt, slink, parent = (table.mids, table.item, table.irt, table.subject_link,
                                       table.parent)
-    flat = [c for seq in trees for c in seq]
+    flat = list(chain.from_iterable(trees))
     pcol = list(map(parent.__getitem__, flat))
     icol = list(map(item.__getitem__, flat))
-    names = [*mids, None]                    # parent NO (-1) reads None
-    keys = [*(it.key for it in items), None]  # item NO (-1): a ghost's key None
-    links = [_LINKS[2 if slink[c] else (1 if irt[c] == p else 0)] if p != NO else "root"
-             for c, p in zip(flat, pcol)]
+    names = [*mids, None]                           # parent NO (-1) reads None
+    keys = list(map(_KEY, items))
+    keys.append(None)                               # item NO (-1): a ghost's key is None
+    # link code: 4 for a root, + 2 for a subject link, + 1 when In-Reply-To names the parent
+    codes = map(add, map(add, map(mul, map(NO.__eq__, pcol), repeat(4)),
+                         map(mul, map(slink.__getitem__, flat), repeat(2))),
+                map(int.__eq__, map(irt.__getitem__, flat), pcol))
     nodes = list(map(Node, map(mids.__getitem__, flat), map(keys.__getitem__, icol),
-                     map(names.__getitem__, pcol), links))
+                     map(names.__getitem__, pcol), map(_LINK_NAMES.__getitem__, codes)))
     tcol = list(map([*ts, INF].__getitem__, icol))
     out = []
     start = 0

@@ -37,7 +37,7 @@ MAX_ID_LENGTH = 998          # RFC 5322 line limit: nothing longer is a real id
 MAX_REFERENCES = 500
 MAX_HEADER_CHARS = 65536     # parse at most this much of one header value
 
-_WS_CTL = re.compile(r"[\x00-\x20\x7f]+")
+_WS_CTL = re.compile(r"[\s\x00-\x20\x7f-\x9f]+")
 _POSSESSIVE = re.compile(r"^\s*'s\b", re.I)
 _FROM_PHRASE = re.compile(r"\bfrom\b\s*\S", re.I)
 
