@@ -78,6 +78,14 @@ def test_1b_refuses_a_parent_that_would_close_a_loop():
     assert rfc(items) == "(2 1)"
 
 
+def test_1b_breaks_the_old_parent_even_when_the_new_one_would_loop():
+    # Dovecot's mail_thread_add: the conflicting parent is removed first; the new link is
+    # then refused as a loop, and the message is left a root.
+    items = [msg(1, "a", minutes=0), msg(2, "x", refs=["a", "b"], minutes=2),
+             msg(3, "b", refs=["x"], minutes=1)]
+    assert rfc(items) == "(1)(3 2)"
+
+
 def test_self_reference_is_ignored():
     assert rfc([msg(1, "a", refs=["a"]), msg(2, "b", refs=["a"], minutes=1)]) == "(1 2)"
 

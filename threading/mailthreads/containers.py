@@ -121,20 +121,22 @@ def build(items: Sequence[Item], order: Sequence[int], rfc: bool) -> tuple[Table
         if irt is not None:
             irt_of[c] = index.get(irt, NO)
         # 1B: the last reference (or none) is this message's parent. An earlier message
-        # may have given it another parent (a truncated References): that link is broken.
-        # No link is made that would close a loop.
+        # may have given it another parent (a truncated References): that link is broken
+        # before the new one is made, and no link is made that would close a loop (the
+        # message is then a root, as in Dovecot's mail_thread_add).
         pc = parent[c]
         if pc == prev:
             continue
-        if prev != NO and _would_loop(parent, nchild, prev, c):
-            refused.append((prev, c))
-            continue
         if pc != NO:
+            parent[c] = NO
             nchild[pc] -= 1
             refused.append((pc, c))
-        parent[c] = prev
         if prev != NO:
-            nchild[prev] += 1
+            if _would_loop(parent, nchild, prev, c):
+                refused.append((prev, c))
+            else:
+                parent[c] = prev
+                nchild[prev] += 1
     # 1C: the id table stays (containers are ints). 2 and 3, the root set, follow from
     # `parent`: a root is a container whose parent is NO.
     return table, refused

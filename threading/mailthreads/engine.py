@@ -35,7 +35,7 @@ def thread(items: Iterable[Item], mode: str = "archive", *, subject_window_days:
         raise ValueError(f"unknown threading mode {mode!r}; expected one of {MODES}")
     items = items if isinstance(items, (list, tuple)) else list(items)
     collecting = gc.isenabled()
-    gc.disable()        # millions of new objects and no cycles: the collector only costs
+    gc.disable()        # a million new objects and no cycles: collections only cost time
     try:
         return _thread(items, mode, subject_window_days, generic_subjects)
     finally:
@@ -65,11 +65,15 @@ def _thread(items: Sequence[Item], mode: str, subject_window_days: float,
 
 def _rfc5256(items: Sequence[Item], ts: list[float]) -> list[Thread]:
     """RFC 5256 THREAD=REFERENCES, steps 1 to 6, as Dovecot answers it."""
+    # 1A-1C; 2-3: the root set is every container without a parent
     table, _ = build(items, range(len(items)), rfc=True)
+    # 4: prune dummies
     emitted, kids = prune_rfc(table)
+    # 5A-5C, over the roots in date order (Dovecot sorts them before step 5)
     eff = _neighbour_dates(ts)
     key = rfc_keys(table, eff, emitted, kids)
     emitted = merge_by_subject(table, items, emitted, kids, key)
+    # 6: siblings by date, pre-order; threads in the roots' order
     trees = walk_trees(emitted, table.parent, key.__getitem__)
     return emit(table, items, ts, trees, rfc=True)
 
