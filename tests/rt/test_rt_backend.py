@@ -238,3 +238,22 @@ def test_dates_before_1970_are_left_to_rt_and_the_ticket_is_still_found(rt_backe
     t = reader.ticket(ticket.id)
     assert not t["Created"].startswith("1970-01-01")
     assert rt_backend.find_ticket(plan) == ticket
+
+
+def test_parallel_workers_share_one_backend_safely(rt_backend, reader, tmp_path):
+    from importer.deliver import Deliverer, RetryPolicy
+    from importer.ledger import Ledger, open_store
+    threads = [_thread(n % 3 + 1) for n in range(6)]
+    by_id = {m.message_id: m for _, msgs in threads for m in msgs}
+    conn = open_store(str(tmp_path / "ledger.sqlite"))
+    try:
+        out = Deliverer(rt_backend, Ledger(conn, "rt:parallel"), lambda rec: by_id[rec.message_id],
+                        retry=RetryPolicy(attempts=2, base=0.0)).run([p for p, _ in threads],
+                                                                     workers=3)
+    finally:
+        conn.close()
+    assert [o.error for o in out] == [None] * 6
+    for o, (plan, msgs) in zip(out, threads):
+        t = reader.ticket(o.ticket.id)
+        assert t["Status"] == "resolved" and rt_datetime(t["Resolved"]) == plan.last_date
+        assert len(reader.transactions(o.ticket.id)) == len(msgs)
