@@ -102,7 +102,7 @@ def _body(m: MessageContent) -> dict:
             "ContentType": "text/plain", "Attachments": files}
 
 
-def via_backend(backend: RTBackend, counts: dict, item) -> None:
+def via_backend(backend: RTBackend, item) -> None:
     plan, msgs = item
     ticket, _ = backend.create_ticket(plan, msgs[0])
     for m in msgs[1:]:
@@ -145,7 +145,7 @@ def _measure(server: RTServer, args) -> int:
     with pool:
         for b in range(0, len(threads), args.batch):
             batch = threads[b:b + args.batch]
-            order = [("backend", lambda it: via_backend(backend, {}, it)), ("minimal", minimal.thread)]
+            order = [("backend", lambda it: via_backend(backend, it)), ("minimal", minimal.thread)]
             for name, fn in (order if (b // args.batch) % 2 == 0 else order[::-1]):
                 t0 = time.perf_counter()
                 list(pool.map(fn, batch))
@@ -175,7 +175,7 @@ def _worst_overhead(backend: RTBackend, threads) -> int:
         plan = plan.__class__(**{**{f: getattr(plan, f) for f in plan.__slots__},
                                  "id": plan.id + "-again"})
         before = backend.client.requests_sent
-        via_backend(backend, {}, (plan, msgs))
+        via_backend(backend, (plan, msgs))
         worst = max(worst, backend.client.requests_sent - before - len(msgs))
     return worst
 
