@@ -110,6 +110,15 @@ def test_messages_without_id_get_a_reserved_synthetic_id():
     assert t.id.endswith("@mailthreads.invalid") and t.nodes[0].message_id == t.id
 
 
+def test_messages_without_id_group_only_with_their_own_copies():
+    # Seen in the shared corpus: dozens of header-less fragments with no Message-ID and
+    # no subject. Copies (same synthetic id: same date too) group; others do not.
+    items = [msg(1, "", minutes=None), msg(2, "", minutes=5), msg(3, "", minutes=None),
+             msg(4, "", minutes=5), msg(5, "", minutes=9)]
+    for order in (items, items[::-1]):
+        assert groups(thread(order, "strict")) == fs({1, 3}, {2, 4}, {5})
+
+
 # --- dates ------------------------------------------------------------------------------
 
 def test_undated_reply_sorts_with_its_parents_date_and_undated_threads_go_last():

@@ -170,9 +170,10 @@ def _place_copies(table: Table, items: Sequence[Item]) -> bytearray | None:
     skip = bytearray(table.n)
     firsts: dict[tuple, int] = {}
     for c in imposters:
-        holder = index[mids[c]]
-        firsts.setdefault(_copy_key(items[item[holder]]), holder)
-        earlier = firsts.setdefault(_copy_key(items[item[c]]), c)
+        mid = mids[c]
+        holder = index[mid]
+        firsts.setdefault(_copy_key(mid, items[item[holder]]), holder)
+        earlier = firsts.setdefault(_copy_key(mid, items[item[c]]), c)
         if earlier != c:
             table.parent[c] = earlier
             table.nchild[earlier] += 1
@@ -180,10 +181,11 @@ def _place_copies(table: Table, items: Sequence[Item]) -> bytearray | None:
     return skip
 
 
-def _copy_key(it: Item) -> tuple:
-    """What two copies of one message share (the date is left out: readers may find it
-    in different headers of two stored copies)."""
-    return (it.message_id, tuple(it.references), tuple(it.in_reply_to), it.subject)
+def _copy_key(mid: str, it: Item) -> tuple:
+    """What two copies of one message share: the id they are threaded under (for an item
+    without Message-ID, its synthetic id), headers and subject. The date is left out:
+    readers may find it in different headers of two stored copies."""
+    return (mid, tuple(it.references), tuple(it.in_reply_to), it.subject)
 
 
 def _rfc_chain(refs: Sequence[str], irts: Sequence[str]) -> tuple[Sequence[str], str | None]:
