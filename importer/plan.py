@@ -59,10 +59,12 @@ def aliases(records: list[MessageRecord], duplicates) -> dict[str, str]:
 def _plan(thread, records: list[MessageRecord], staff: StaffCfg) -> ThreadPlan:
     placed, ghosts = [], []
     for node in thread.nodes:
+        parent = node.parent_id or None   # "" is rfc5256's subject-merge dummy root
         if node.key is None:
-            ghosts.append(Ghost(node.message_id, node.parent_id))
+            if node.message_id:           # the dummy root itself is no message, not a ghost
+                ghosts.append(Ghost(node.message_id, parent))
         else:
-            placed.append(PlacedMessage(records[node.key], node.parent_id, Link(node.link)))
+            placed.append(PlacedMessage(records[node.key], parent, Link(node.link)))
     msgs = [p.record for p in placed]
     dates = [r.date for r in msgs if r.date is not None]
     return ThreadPlan(
