@@ -15,6 +15,7 @@ Bounces (multipart/report, RFC 3462) carry the bounced message, which is no forw
 
 from __future__ import annotations
 
+import binascii
 import re
 import unicodedata
 from email.message import Message
@@ -76,32 +77,131 @@ _REPLY_SUBJECT = re.compile(r"^\s*(?:\[[^\]]{0,80}\]\s*)?(?:re|aw|sv|antw|r|rif|
 _MAILTO = re.compile(r"\[mailto:([^\]\s]+)\]", re.IGNORECASE)   # Outlook: Name [mailto:a@b]
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+")
 _ANGLED = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
-_FORWARD_SUBJECT = rb"^subject:[ \t]*(?:fwd?|wg|tr|rv|enc|doorst|vl|vs|vb|i)[ \t]*:"
+# The raw pre-check below is made from the same phrase lists.  A phrase with a long ASCII
+# run is looked for by that run (it survives any charset and quoted-printable: "Message
+# transf=C3=A9r=C3=A9"); one without (Cyrillic, CJK) in UTF-8 and in the legacy charsets
+# mail used for its script, raw and quoted-printable.  Not seen: base64-encoded text,
+# non-Latin phrases in capitals, other charsets.
+RAW_SUBJECT = re.compile(rb"subject:[ \t]*(?:fwd?|wg|tr|rv|enc|doorst|vl|vs|vb|i)[ \t]*:")
+_RAW_LABEL = re.compile(
+    rb"^[ \t]*\*?(?:%s|[a-z]{0,12}(?:[\x80-\xff]|=[0-9a-f]{2})[^\s:]{0,30}(?: [^\s:]{1,30})?)"
+    rb"\*?[ \t]*(?::|\xef\xbc\x9a)"
+    % b"|".join(re.escape(label.lower().encode()) for label in _FROM_LABELS if label.isascii()),
+    re.MULTILINE)
+# What stands between two dash runs (dashes end it, so MIME boundaries rarely qualify;
+# the closing run may hold a quoted-printable soft line break) ...
+_RAW_DASHED = re.compile(rb"--+[ \t]*([^-\s][^-]{0,400}?)(?=[ \t]*-(?:=\r?\n)?-)")
+# ... and the text before a colon that ends a line (or meets a tag: HTML-only mail).
+_RAW_COLON = re.compile(rb":[ \t]*(?:\r?\n|<|\Z)")
+_RAW_LEAD = re.compile(rb"(?:\xef\xbb\xbf)?(?:[ \t]*\r?\n)*")
+_RAW_ESCAPES = re.compile(rb"\x1b[$(][@a-z]")     # ISO-2022 shifts (lowercased)
+_RAW_BELOW = WINDOW * 4     # bytes after a rule searched for a From label: 4 a character
+_LEGACY = ("koi8-r", "cp1251", "iso8859-5", "gb18030", "big5", "shift_jis", "euc_jp",
+           "iso2022_jp", "euc_kr")
 
 
-def _raw_hints() -> re.Pattern:
-    """The bytes test for may_be_forward, made from the same phrases as the text test."""
-    hints = [rb"message/rfc822", rb"message/global", rb"_{20,}", _FORWARD_SUBJECT]
-    for phrase in _FORWARDED + _BEGIN + _ORIGINAL:
-        # The longest ASCII run survives any charset and most quoted-printable.
+def _raw_keys(phrases) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """(7-bit keys, 8-bit keys) of phrases: lowercased as raw.lower() does, blanks single."""
+    keys: dict[bytes, None] = {}
+    for phrase in phrases:
         runs = sorted(re.findall(r"[ -~]+", phrase), key=len, reverse=True)
         if runs and len(runs[0].strip()) >= 6:
-            hints.append(re.escape(runs[0].strip().encode("ascii")).replace(rb"\ ", rb"\s+"))
-        else:
-            hints.append(re.escape(phrase.encode("utf-8")))
-    return re.compile(b"|".join(hints), re.IGNORECASE | re.MULTILINE)
+            keys[runs[0].strip().encode("ascii").lower()] = None
+            continue
+        for codec in ("utf-8",) + _LEGACY:
+            try:
+                words = [w.encode(codec) for w in phrase.split()]
+            except UnicodeEncodeError:
+                continue
+            if codec.startswith("iso2022"):      # the text between its escape sequences
+                words = [w[3:-3] for w in words]
+            else:
+                qp = (binascii.b2a_qp(w).replace(b"=\n", b"") for w in words)
+                keys[b" ".join(qp).lower()] = None
+            keys[b" ".join(words).lower()] = None
+    return tuple(k for k in keys if k.isascii()), tuple(k for k in keys if not k.isascii())
 
 
-_HINTS = _raw_hints()
+_DASHED_KEYS = _raw_keys(_FORWARDED + _ORIGINAL)
+_BEGIN_KEYS = _raw_keys(_BEGIN)
 
 
-def may_be_forward(raw: bytes) -> bool:
+def may_be_forward(raw: bytes, window: int | None = None) -> bool:
     """Cheap test before parsing: could `raw` hold a forward that forwarded_sender finds?
 
-    It cannot see markers inside base64-encoded text; a Subject beginning with a forward
-    prefix ("Fwd:", German "WG:", French "TR:") makes it answer yes for those.
+    True for an attached message (a message/ type: rfc822 or global), a Subject field
+    with a forward prefix ("Fwd:", German "WG:", French "TR:": it also stands for the
+    forwards this test cannot see, such as markers inside base64-encoded text), or, in
+    the first `window` bytes (None: all), a marker phrase between dashes, an Apple Mail
+    phrase before a colon, or a rule of underscores with a From label below it.  The
+    bytes are lowercased once; phrases are looked for only in the few stretches of the
+    body that stand between dashes or before a colon.
     """
-    return _HINTS.search(raw) is not None
+    low = (raw if window is None else raw[:window]).lower()
+    if len(low) < len(raw) and (b"rfc822" in raw or b"RFC822" in raw):
+        return True
+    if b"message/" in low:
+        return True
+    lead = _RAW_LEAD.match(low).end()     # as parse: a byte-order mark, blank lines
+    body = _body_start(low, lead)
+    if _forward_subject(low[lead:body]):
+        return True
+    for m in _RAW_DASHED.finditer(low, body):
+        if _holds(m.group(1), _DASHED_KEYS):
+            return True
+    for m in _RAW_COLON.finditer(low, body):
+        line = _unbreak(low[max(body, m.start() - 240):m.start()])
+        if _holds(line[max(line.rfind(b"\n"), line.rfind(b">")) + 1:], _BEGIN_KEYS):
+            return True
+    return low.find(b"_" * 20, body) >= 0 and _rule_before_from(low, body)
+
+
+def _body_start(low: bytes, lead: int) -> int:
+    """Where the header block ends: its first blank line (LF or CRLF), else the end."""
+    end = low.find(b"\n\n", lead)
+    crlf = low.find(b"\n\r\n", lead, len(low) if end < 0 else end)
+    return crlf + 1 if crlf >= 0 else end + 1 if end >= 0 else len(low)
+
+
+def _unbreak(text: bytes) -> bytes:
+    """Quoted-printable soft line breaks (RFC 2045 6.7 rule 5) removed: they split words."""
+    return text.replace(b"=\r\n", b"").replace(b"=\n", b"") if b"=\n" in text or b"=\r" in text \
+        else text
+
+
+def _holds(text: bytes, keys: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> bool:
+    text = _unbreak(text)
+    if b"\x1b" in text:
+        text = _RAW_ESCAPES.sub(b"", text)
+    text = b" ".join(text.split())
+    return any(k in text for k in keys[0]) or (
+        not text.isascii() and any(k in text for k in keys[1]))
+
+
+def _forward_subject(head: bytes) -> bool:
+    at = head.find(b"subject:")
+    while at >= 0:
+        if head[at - 1:at] in (b"", b"\n") and RAW_SUBJECT.match(head, at):
+            return True
+        at = head.find(b"subject:", at + 8)
+    return False
+
+
+def _rule_before_from(low: bytes, body: int) -> bool:
+    """A rule of underscores alone on its line with a From label below it (Outlook 2010).
+
+    Mailman's footer rule is followed by the list's name and address, which are no label;
+    a digest's rule is followed by the next message's headers, as forwarded_sender reads.
+    """
+    at = low.find(b"_" * 20, body)
+    while at >= 0:
+        start = low.rfind(b"\n", 0, at) + 1
+        end = low.find(b"\n", at)
+        end = len(low) if end < 0 else end
+        if not low[start:end].strip(b" \t\r_") and _RAW_LABEL.search(low, end, end + _RAW_BELOW):
+            return True
+        at = low.find(b"_" * 20, end)
+    return False
 
 
 def _header(msg: Message, name: str) -> str:

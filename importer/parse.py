@@ -53,9 +53,9 @@ except ImportError:  # the thread engine not installed: a minimal stand-in, same
     parse_in_reply_to = parse_references
 
 try:
-    from importer.forwards import forwarded_sender
+    from importer.forwards import forwarded_sender, may_be_forward
 except ImportError:  # the forward detector is optional: without it, no forwarded_from
-    forwarded_sender = None
+    forwarded_sender = may_be_forward = None
 
 __all__ = ["parse_record", "FUTURE_SLACK"]
 
@@ -74,26 +74,6 @@ _FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[ \t]*")     # RFC 5322 2.2 (and 4.5 ob
 _BLANK = re.compile(rb"\n\r?\n")
 _LEADING_BLANK = re.compile(rb"(?:[ \t]*\r?\n)*")
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
-# The markers importer.forwards reads, as lowercase literals (longest ASCII run, else the
-# phrase): dash-framed ones (Gmail, Thunderbird, Yahoo, Outlook "Original Message") ...
-_DASHED_MARKS = tuple(m.encode() for m in (
-    "forwarded message", "weitergeleitete nachricht", "message transf", "mensaje reenviado",
-    "messaggio inoltrato", "doorgestuurd bericht", "mensagem encaminhada", "videresendt",
-    "vidarebefordrat", "litetty viesti", "przekazana wiadomo", "eposlan",
-    "Пересылаемое сообщение", "Пересланное сообщение", "転送されたメッセージ", "转发的邮件",
-    "original message", "rsprüngliche nachricht", "message d'origine", "mensaje original",
-    "messaggio originale", "oorspronkelijk bericht", "mensagem original",
-    "original meddelelse", "ursprungligt meddelande", "alkuper", "wiadomość orygin",
-    "Исходное сообщение", "原始邮件", "元のメッセージ"))
-# ... Apple Mail's "<phrase>:" lines, and Outlook 2010's rule of underscores over "From:".
-_BEGIN_MARKS = tuple(m.encode() for m in (
-    "forwarded message", "weitergeleiteten nachricht", "message r\u00e9exp\u00e9di",
-    "mensaje reenviado", "messaggio inoltrato", "mensagem reencaminhada",
-    "videresendt besked", "doorgestuurd bericht"))
-_UNDERSCORE_FROM = re.compile(rb"_{20,}\r?\n\*?(?:from|von|de|da|van|fra|fr\xc3\xa5n|od)\*?\s*:",
-                              re.I)
-_FORWARD_SUBJECT = re.compile(
-    rb"^subject:[ \t]*(?:fwd?|wg|tr|rv|enc|doorst|vl|vs|vb|i)[ \t]*:", re.M | re.I)
 
 
 def parse_record(raw: RawMessage) -> MessageRecord | Unreadable:
@@ -290,7 +270,7 @@ def _build(raw: RawMessage, fields, header_count: int, head: bytes, body: bytes,
         completeness=dedupe.completeness(real_id=mid is not None,
                                          has_date=header_date is not None,
                                          header_count=header_count, size=len(raw.raw)),
-        forwarded_from=_forwarded(raw.raw, head, defects), defects=tuple(defects))
+        forwarded_from=_forwarded(raw.raw, defects), defects=tuple(defects))
 
 
 def _message_id(value: str | None, defects: list[Defect]) -> str | None:
@@ -363,34 +343,9 @@ def _dates(date_raw: str | None, received: list[str], from_line: bytes | None,
     return None, DateSource.NONE, None
 
 
-def _may_be_forward(data: bytes, head: bytes) -> bool:
-    """Cheap test on raw bytes (the hot path) for a marker that importer.forwards reads.
-
-    Literal searches only, each behind a gate of punctuation every marker of its kind
-    has: five dashes, twenty underscores, or a line ending in a colon.
-    """
-    if b"rfc822" in data or b"RFC822" in data or _FORWARD_SUBJECT.search(head):
-        return True
-    window = data[:FORWARD_WINDOW]
-    if b"-----" in window:
-        low = window.lower()
-        if b"message/global" in low or any(mark in low for mark in _DASHED_MARKS):
-            return True
-    if b"_" * 20 in window and _UNDERSCORE_FROM.search(window):
-        return True
-    for end in (b":\n", b":\r\n"):
-        at = window.find(end)
-        while at >= 0:
-            line = window[window.rfind(b"\n", max(0, at - 80), at) + 1:at].lower()
-            if any(mark in line for mark in _BEGIN_MARKS):
-                return True
-            at = window.find(end, at + 2)
-    return False
-
-
-def _forwarded(data: bytes, head: bytes, defects: list[Defect]) -> str | None:
+def _forwarded(data: bytes, defects: list[Defect]) -> str | None:
     """The original sender of a forward, asked of importer.forwards only when it may be one."""
-    if forwarded_sender is None or not _may_be_forward(data, head):
+    if forwarded_sender is None or not may_be_forward(data, FORWARD_WINDOW):
         return None
     try:
         found = forwarded_sender(BytesParser(policy=compat32).parsebytes(data))

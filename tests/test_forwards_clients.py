@@ -7,7 +7,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from importer.forwards import forwarded_sender, may_be_forward
 
@@ -154,3 +154,99 @@ def test_every_forward_found_is_seen_by_the_raw_precheck(client, prefix, subject
     raw = _mail(prefix + CLIENTS[client], subject=subject)
     if _sender(raw) is not None:
         assert may_be_forward(raw)
+
+
+# The raw pre-check against the reader it stands in for: whatever forwarded_sender finds in
+# text a mail client wrote (any marker, charset, transfer encoding, case, spacing), the
+# pre-check must not have ruled out.
+from importer.forwards import _BEGIN, _FORWARDED, _FROM_LABELS, _ORIGINAL  # noqa: E402
+
+import quopri  # noqa: E402
+
+
+def _encoded(body: str, charset: str, cte: str, subject: str = "help") -> bytes | None:
+    try:
+        data = body.encode(charset)
+    except UnicodeEncodeError:
+        return None
+    if cte == "quoted-printable":
+        data = quopri.encodestring(data)
+    head = (f"From: staff@ours.example\nTo: archive@ours.example\nSubject: {subject}\n"
+            f"Content-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: {cte}\n\n")
+    return head.encode("ascii") + data
+
+
+def _recase(text: str, flips: list[bool]) -> str:
+    return "".join(c.swapcase() if c.isascii() and flip else c
+                   for c, flip in zip(text, flips + [False] * len(text)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(phrase=st.sampled_from(_FORWARDED + _ORIGINAL + _BEGIN),
+       label=st.sampled_from(_FROM_LABELS), dashes=st.integers(2, 12),
+       blank=st.sampled_from([" ", "  ", "\t", " \t "]), flips=st.lists(st.booleans()),
+       charset=st.sampled_from(["utf-8", "iso-8859-1", "koi8-r", "cp1251", "gb18030", "big5",
+                                       "shift_jis", "euc_jp", "iso2022_jp", "euc_kr"]),
+       cte=st.sampled_from(["8bit", "quoted-printable"]),
+       before=st.sampled_from(["", "FYI\n\n", "See below.\n-- \nsig\n\n"]))
+def test_precheck_sees_every_inline_marker_the_reader_finds(
+        phrase, label, dashes, blank, flips, charset, cte, before):
+    assume(not (charset == "iso2022_jp" and cte != "8bit"))   # 7-bit as is (RFC 1468)
+    words = _recase(phrase, flips).split(" ")
+    marker = (f"{blank.join(words)}:" if phrase in _BEGIN
+              else f"{'-' * dashes}{blank}{blank.join(words)}{blank}{'-' * dashes}")
+    raw = _encoded(f"{before}{marker}\n{label}: Zoe <zoe@example.org>\nDate: x\n\nhi\n",
+                   charset, cte)
+    assume(raw is not None)               # the phrase has no characters in this charset
+    assert _sender(raw) == "zoe@example.org"
+    assert may_be_forward(raw)
+
+
+@settings(max_examples=100, deadline=None)
+@given(label=st.sampled_from(_FROM_LABELS), rule=st.integers(20, 60),
+       gap=st.integers(0, 8), charset=st.sampled_from(["utf-8", "iso-8859-1", "cp1251"]),
+       cte=st.sampled_from(["8bit", "quoted-printable"]), flips=st.lists(st.booleans()))
+def test_precheck_sees_an_underscore_rule_over_any_from_label(label, rule, gap, charset, cte,
+                                                             flips):
+    body = ("FYI\n\n" + "_" * rule + "\n" + "\n" * gap + _recase(label, flips)
+            + ": Zoe <zoe@example.org>\nSent: Monday\n")
+    raw = _encoded(body, charset, cte)
+    assume(raw is not None)
+    assert _sender(raw) == "zoe@example.org"
+    assert may_be_forward(raw)
+
+
+def test_mailing_list_footer_rule_is_no_forward():
+    footer = ("Thanks, it works now.\n\n_______________________________________________\n"
+              "Members mailing list -- members@lists.example.net\n"
+              "https://lists.example.net/mailman/listinfo/members\n")
+    raw = _mail(footer, subject="Re: glue")
+    assert _sender(raw) is None
+    assert not may_be_forward(raw)
+
+
+def test_words_of_a_marker_in_prose_are_no_forward():
+    raw = _mail("I forwarded the message to Bob; the original message is lost.\n",
+                subject="printer")
+    assert not may_be_forward(raw)
+
+
+def test_attached_message_global_passes_the_precheck():
+    # RFC 6532 3.7: an attached message with UTF-8 headers is message/global.
+    raw = _forward_as_attachment().as_bytes().replace(b"message/rfc822", b"message/global")
+    assert _sender(raw) == "zoe@example.org"
+    assert may_be_forward(raw)
+
+
+def test_precheck_window_bounds_the_marker_search_but_not_the_attachment_type():
+    far = _mail("x" * 70000 + "\n---------- Forwarded message ---------\nFrom: z@e.org\n",
+                subject="printer")
+    assert may_be_forward(far)
+    assert not may_be_forward(far, window=65536)
+    attached = _forward_as_attachment().as_bytes()
+    assert may_be_forward(b"x" * 70000 + attached, window=65536)
+
+
+def test_forward_subject_after_a_byte_order_mark_passes_the_precheck():
+    assert may_be_forward(b"\xef\xbb\xbfSubject: Fwd: printer\n\nsee below\n")
+    assert not may_be_forward(b"\xef\xbb\xbfSubject: printer\n\nsee below\n")
