@@ -7,7 +7,6 @@ requestors.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 import mailthreads
@@ -27,16 +26,7 @@ def build_plans(records: list[MessageRecord], cfg: Config,
     threads = mailthreads.thread(
         items, cfg.threading.mode, subject_window_days=cfg.threading.subject_window_days,
         generic_subjects=frozenset(cfg.threading.generic_subjects))
-    plans, seen = [], set()
-    for t in threads:
-        plan = _plan(t, records, cfg.staff)
-        if plan.id in seen and plan.messages:
-            # Two roots sharing a Message-ID (imposters) are two conversations: the later
-            # one's id is made unique by its root's content, deterministically.
-            plan = replace(plan, id=f"{plan.id}#{plan.messages[0].record.sha256[:16]}")
-        seen.add(plan.id)
-        plans.append(plan)
-    return plans
+    return [_plan(t, records, cfg.staff) for t in threads]
 
 
 def aliases(records: list[MessageRecord], duplicates) -> dict[str, str]:
