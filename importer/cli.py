@@ -83,6 +83,13 @@ def cmd_import(args, cfg: Config) -> int:
     from importer.sources import check_sources
     if not args.report.endswith(".json"):
         raise ConfigError("--report", None, "the report path must end in .json")
+    # Found out now, not after an import of hours: the report is written at the end.
+    folder = os.path.dirname(os.path.abspath(args.report))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise ConfigError("--report", None, f"cannot write a report into {folder}")
+    store_dir = os.path.dirname(os.path.abspath(_store_path(args, cfg)))
+    if not os.path.isdir(store_dir):
+        raise ConfigError("--store", None, f"no such folder: {store_dir}")
     check_sources(args.sources)
     result = run(cfg, args.sources, command=args.command, store=_store_path(args, cfg),
                  report=args.report, quiet=args.quiet)

@@ -125,6 +125,8 @@ def test_status_reports_runs_and_threads(archive, capsys):
     (["run", "--config", "/nonexistent.yaml", "x"], "/nonexistent.yaml"),
     (["show", "--store", "/nonexistent.sqlite", "1"], "/nonexistent.sqlite"),
     (["run", "--report", "out.txt", "x"], ".json"),
+    (["run", "--report", "/nonexistent/dir/r.json", "x"], "/nonexistent/dir"),
+    (["run", "--store", "/nonexistent/dir/s.sqlite", "x"], "/nonexistent/dir"),
 ])
 def test_user_mistakes_are_one_line_errors(argv, needle, capsys):
     assert main(argv) == 2
@@ -179,3 +181,13 @@ def test_interrupted_run_resumes_to_the_same_state(archive, monkeypatch, capsys)
         return sorted(c.execute("SELECT t.subject, e.position, e.message_id, e.sha256 FROM entries e"
                                 " JOIN tickets t ON t.id = e.ticket_id").fetchall())
     assert state(store) == state(clean)
+
+
+def test_a_store_that_is_not_ours_is_refused_in_one_line(archive, capsys):
+    store = archive / "notes.sqlite"
+    store.write_text("shopping list, not a database\n")
+    assert main(["run", "--quiet", "--store", str(store), "--report", str(archive / "r.json"),
+                 str(archive)]) == 2
+    err = capsys.readouterr().err
+    assert str(store) in err and err.count("\n") == 1
+    assert store.read_text() == "shopping list, not a database\n"
