@@ -69,6 +69,7 @@ _FOLD = re.compile(rb"\r?\n(?=[ \t])")
 _EWORD = re.compile(rb"=\?([^?\s]{1,75})\?([qQbB])\?([^?]*?)\?=")
 _QHEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 _SPECIALS = frozenset('()<>@,;:\\".[]')
+_PRINTABLE = re.compile(rb"[\t -~]*")      # ASCII text without controls or folds
 _cache: dict[str, str | None] = {}
 
 
@@ -187,6 +188,12 @@ def decode_raw(value, hint: str | None = None) -> str:
     For Message-ID, References, Date and Received, where RFC 2047 does not apply.
     """
     data = _as_bytes(value)
+    if _PRINTABLE.fullmatch(data):          # most ids and dates: _decode_raw gives the same
+        return data.decode("ascii")
+    return _decode_raw(data, hint)
+
+
+def _decode_raw(data: bytes, hint: str | None) -> str:
     return _clean(_decode_guess(_FOLD.sub(b"", data), hint, None))
 
 
@@ -361,6 +368,16 @@ def parse_date(text: str | None) -> tuple[datetime | None, bool]:
     """
     if not text or not text.strip():
         return None, False
+    m = _RFC5322_DATE.fullmatch(text)
+    if m:                  # nearly all mail: _parse_date gives the same value
+        try:
+            return _fast_date(*m.groups()), True
+        except (ValueError, OverflowError):
+            pass
+    return _parse_date(text)
+
+
+def _parse_date(text: str) -> tuple[datetime | None, bool]:
     try:
         dt = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -371,6 +388,22 @@ def parse_date(text: str | None) -> tuple[datetime | None, bool]:
     if dt.tzinfo is None:
         return dt.replace(tzinfo=timezone.utc), "-0000" in text
     return dt, True
+
+
+# "[Day,] D Mon YYYY HH:MM[:SS] +HHMM [anything]" (RFC 5322 3.3), read as
+# parsedate_to_datetime reads it: what follows the zone is ignored, and "-0000" (RFC 5322
+# 3.3: no local zone known) is UTC, as parse_date makes of the naive datetime it gives.
+_RFC5322_DATE = re.compile(
+    r"[ \t]*(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]*)?([0-9]{1,2})[ \t]+(%s)[ \t]+"
+    r"([1-9][0-9]{3})[ \t]+([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?[ \t]+"
+    r"([+-][01][0-9]|[+-]2[0-3])([0-5][0-9])(?:[ \t].*)?" % "|".join(_MONTHS), re.DOTALL)
+_MONTH_DIGITS = {m: f"{i:02d}" for m, i in _MONTHS.items()}
+
+
+def _fast_date(day, mon, year, hh, mm, ss, zh, zm) -> datetime:
+    """The datetime of a matched date, built by the C ISO parser (a third of the time)."""
+    return datetime.fromisoformat(f"{year}-{_MONTH_DIGITS[mon]}-{day:0>2}T{hh:0>2}:{mm}:"
+                                  f"{ss or '00'}{zh}:{zm}")
 
 
 def from_line_date(line: bytes | None) -> datetime | None:

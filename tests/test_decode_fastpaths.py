@@ -1,0 +1,67 @@
+"""The fast paths of importer.decode give exactly what its general paths give."""
+
+from hypothesis import given, settings, strategies as st
+
+from importer.decode import _decode_raw, _parse_date, decode_raw, parse_date
+
+DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Xyz", "mon"]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+          "feb", "Foo"]
+BLANKS = st.sampled_from([" ", "  ", "\t", " \t"])
+
+
+@st.composite
+def dates(draw) -> str:
+    """RFC 5322 dates and their near misses: wrong days, zones, leap seconds, comments."""
+    blank = draw(BLANKS)
+    parts = []
+    if draw(st.booleans()):
+        day = draw(st.sampled_from(DAYS[:7]) | st.sampled_from(DAYS))
+        parts.append(day + draw(st.sampled_from([",", ", ", ",\t", ""])))
+    parts.append(str(draw(st.integers(0, 40))).zfill(draw(st.integers(1, 2))))
+    parts.append(draw(st.sampled_from(MONTHS[:12]) | st.sampled_from(MONTHS)))
+    parts.append(str(draw(st.one_of(st.integers(1969, 2040), st.integers(0, 99999)))))
+    clock = [draw(st.integers(0, 25)), draw(st.integers(0, 61))]
+    if draw(st.booleans()):
+        clock.append(draw(st.integers(0, 61)))
+    parts.append(":".join(str(n).zfill(draw(st.integers(1, 2))) for n in clock))
+    zone = draw(st.sampled_from(["+", "-"])) + str(draw(st.integers(0, 2599))).zfill(4)
+    others = st.sampled_from(["-0000", "+0000", "GMT", "EST", zone + "x"])
+    parts.append(draw(st.just(zone) | others))
+    text = blank.join(p for p in parts if p)
+    tail = draw(st.sampled_from(["", " ", " (PDT)", " (GMT+02:00)", "\t(CET) x", "x"]))
+    return draw(st.sampled_from(["", " ", "\t"])) + text + tail
+
+
+def _same(a, b) -> bool:
+    """Equal values with equal zones (datetimes in two zones compare equal by instant)."""
+    return repr(a) == repr(b)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(dates())
+def test_date_fast_path_gives_what_parsedate_to_datetime_gives(text):
+    assert _same(parse_date(text), _parse_date(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7f), max_size=60))
+def test_any_short_ascii_date_text_parses_as_the_general_path(text):
+    if text.strip():
+        assert _same(parse_date(text), _parse_date(text))
+
+
+def test_common_dates_take_the_fast_path_and_keep_their_zone():
+    dt, zoned = parse_date("Tue, 02 Jul 2019 18:10:00 +0100 (CET)")
+    assert zoned and dt.utcoffset().total_seconds() == 3600 and dt.hour == 18
+    dt, zoned = parse_date("Mon, 2 Feb 2015 10:00 -0000")
+    assert zoned and dt.utcoffset().total_seconds() == 0
+    assert parse_date("Mon, 30 Feb 2015 10:00:00 +0000") == (None, False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=80) | st.text(alphabet=st.characters(max_codepoint=0x7f),
+                                        max_size=80).map(str.encode))
+def test_raw_decoding_fast_path_gives_what_the_general_path_gives(data):
+    assert decode_raw(data) == _decode_raw(data, None)
+    assert decode_raw(data, "koi8-r") == _decode_raw(data, "koi8-r")
