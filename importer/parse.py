@@ -39,8 +39,13 @@ from importer.decode import (decode_header_ex, decode_raw, from_line_date, guess
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
 try:
-    from mailthreads.ids import parse_in_reply_to, parse_message_id, parse_references
+    from mailthreads.ids import (FAKE_ID_DOMAINS, MAX_HEADER_CHARS, MAX_ID_LENGTH,
+                                 MAX_REFERENCES, parse_in_reply_to, parse_message_id,
+                                 parse_references)
+    _FAST_IDS = True
+    _FAKE_DOMAINS = frozenset(domain.encode() for domain in FAKE_ID_DOMAINS)
 except ImportError:  # the thread engine not installed: a minimal stand-in, same signatures
+    _FAST_IDS = False
     _BRACKETED = re.compile(r"<+\s*([^<>\s]+?)\s*>+")
 
     def parse_message_id(value: str | None) -> str | None:
@@ -74,6 +79,13 @@ _FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[ \t]*")     # RFC 5322 2.2 (and 4.5 ob
 _BLANK = re.compile(rb"\n\r?\n")
 _LEADING_BLANK = re.compile(rb"(?:[ \t]*\r?\n)*")
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
+_CLEAN_HEAD = re.compile(rb"(?:[!-9;-~]+:[^\n]*\n(?:[ \t][^\n]*\n)*)*")
+_CLEAN_FIELD = re.compile(rb"([!-9;-~]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n")
+_NAMES: dict[bytes, str] = {}         # field name as written -> lowercased
+# Bracketed ids with nothing the id policy would change or drop but the domain's case.
+_ID_LIST = re.compile(rb"[ \t]*(?:<[!-;=?-~]+@[!-;=?A-~]+>[ \t]*)+")
+_ID = re.compile(r"<([!-;=?-~]+)@([!-;=?A-~]+)>")
+_ONE_ID = re.compile(rb"[ \t]*<([!-;=?-~]+@)([!-;=?A-~]+)>[ \t]*")    # local with its @
 
 
 def parse_record(raw: RawMessage) -> MessageRecord | Unreadable:
@@ -115,7 +127,40 @@ def _split(data: bytes) -> tuple[int, int, int, list[Defect]]:
 
 
 def _fields(head: bytes, defects: list[Defect]) -> tuple[dict[str, list[bytes]], int, bytes]:
-    """Header fields by lowercased name (values unfolded later), their count, and leftover.
+    """Header fields by lowercased name (values unfolded later), their count, and leftover."""
+    return _clean_fields(head) or _split_fields(head, defects)
+
+
+def _clean_fields(head: bytes) -> tuple[dict[str, list[bytes]], int, bytes] | None:
+    """`_split_fields` of a block of nothing but fields and continuation lines, or None.
+
+    Nearly all mail: no "From " line, no blank before a colon, no CR but in CRLF, and a
+    line end after the last field.  One regex reads the fields as the line loop would.
+    """
+    if b"\r" in head:
+        if head.count(b"\r") != head.count(b"\r\n"):
+            return None
+        head = head.replace(b"\r\n", b"\n")
+    if not _CLEAN_HEAD.fullmatch(head):
+        return None
+    fields: dict[str, list[bytes]] = {}
+    found = _CLEAN_FIELD.findall(head)
+    for name, value in found:
+        key = _NAMES.get(name)
+        if key is None:
+            key = name.decode("ascii").lower()
+            if len(_NAMES) < 4096:      # names come from mail: bound what is kept
+                _NAMES[name] = key
+        values = fields.get(key)
+        if values is None:
+            fields[key] = [value]
+        else:
+            values.append(value)
+    return fields, len(found), b""
+
+
+def _split_fields(head: bytes, defects: list[Defect]) -> tuple[dict[str, list[bytes]], int, bytes]:
+    """Header fields, their count and leftover, line by line with defects for damage.
 
     As compat32's feed parser: a line starting with blank continues the field before it
     (RFC 5322 2.2.3); a "From " line inside the block is skipped; the first line that is
@@ -148,7 +193,7 @@ def _fields(head: bytes, defects: list[Defect]) -> tuple[dict[str, list[bytes]],
 
 
 def _unreadable_reason(data: bytes, head: bytes, names) -> str | None:
-    if not data.strip():
+    if not data or data.isspace():
         return "empty message: no bytes" if not data else "message holds only blank space"
     if b"\0" in head:
         return "binary data where the header should be (a NUL byte in the header block)"
@@ -192,35 +237,66 @@ def _first(fields: dict[str, list[bytes]], name: str, defects: list[Defect]) -> 
 
 
 class _Text:
-    """Decodes header values for one message, sharing one charset guess for 8-bit bytes."""
+    """Decodes header values for one message, sharing one charset guess for 8-bit bytes.
+
+    The guess is made on first need: most messages are plain ASCII and never need it.
+    """
 
     def __init__(self, fields: dict[str, list[bytes]], body: bytes, defects: list[Defect]):
-        m = _CHARSET.search((fields.get("content-type") or [b""])[0])
-        self.hint = m.group(1).decode("ascii", "replace") if m else None
-        self.defects = defects
+        self.fields, self.body, self.defects = fields, body, defects
+        self._hint: str | None = None
+        self._guessed = False
         self._seen: set[str] = set()
-        eight = [v for vals in fields.values() for v in vals if not v.isascii()]
+
+    def hint(self, value: bytes) -> str | None:
+        """The charset hint, for a value whose decoding may use it (8-bit or encoded words)."""
+        if value.isascii() and b"=?" not in value:
+            return None
+        if not self._guessed:
+            self._hint, self._guessed = self._guess(), True
+        return self._hint
+
+    def _guess(self) -> str | None:
+        m = _CHARSET.search((self.fields.get("content-type") or [b""])[0])
+        hint = m.group(1).decode("ascii", "replace") if m else None
+        eight = [v for vals in self.fields.values() for v in vals if not v.isascii()]
         if eight:
             sample = b" ".join(eight)
-            if self.hint is None:   # the same mailer wrote the body: more text to guess on
-                sample += b" " + body[:512]   # chardet costs ~1 us a byte
-            self.hint = guess_codec(sample, self.hint)
+            if hint is None:   # the same mailer wrote the body: more text to guess on
+                sample += b" " + self.body[:512]   # chardet costs ~1 us a byte
+            hint = guess_codec(sample, hint)
+        return hint
 
     def decode(self, value: bytes | None, address: bool = False) -> str:
         if value is None:
             return ""
-        text, codes = decode_header_ex(value, self.hint, address)
+        text, codes = decode_header_ex(value, self.hint(value), address)
         for code in codes - self._seen:
             self._seen.add(code)
             self.defects.append(Defect(code, _preview(text)))
         return text
 
     def raw(self, value: bytes | None) -> str | None:
-        return None if value is None else decode_raw(value, self.hint)
+        return None if value is None else decode_raw(value, self.hint(value))
 
-    def addresses(self, value: bytes | None) -> tuple[list[tuple[str, str]], str]:
-        text = self.decode(value, address=True)
-        return parse_addresses(text)[:MAX_ADDRESSES], text
+    def addresses(self, value: bytes | None) -> tuple[tuple[str, ...], str]:
+        """(bare addresses, display form of the first) of an address field."""
+        found = _ADDRESSES.get(value) if value is not None else None
+        if found is None:
+            text = self.decode(value, address=True)
+            pairs = parse_addresses(text)[:MAX_ADDRESSES]
+            found = _bare(pairs), _display(pairs, text)
+            # A plain field decodes the same in every message, with no defect: keep it.
+            if value is not None and value.isascii() and b"=?" not in value:
+                if len(_ADDRESSES) >= _ADDRESSES_KEPT:
+                    _ADDRESSES.clear()
+                _ADDRESSES[value] = found
+        return found
+
+
+# Address fields as written -> (bare addresses, display); senders and desks repeat.
+_ADDRESSES: dict[bytes, tuple[tuple[str, ...], str]] = {}
+_ADDRESSES_KEPT = 16384
 
 
 def _bare(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
@@ -246,26 +322,26 @@ def _sender(fields, defects: list[Defect]) -> bytes | None:
 def _build(raw: RawMessage, fields, header_count: int, head: bytes, body: bytes,
            defects: list[Defect]) -> MessageRecord:
     text = _Text(fields, body, defects)
-    from_pairs, from_text = text.addresses(_sender(fields, defects))
-    to = _bare(text.addresses(_first(fields, "to", defects))[0])
-    cc = _bare(text.addresses(_first(fields, "cc", defects))[0])
+    from_addrs, from_display = text.addresses(_sender(fields, defects))
+    to = text.addresses(_first(fields, "to", defects))[0]
+    cc = text.addresses(_first(fields, "cc", defects))[0]
     if len(to) >= MAX_ADDRESSES or len(cc) >= MAX_ADDRESSES:
         defects.append(Defect("too-many-recipients", f"kept the first {MAX_ADDRESSES}"))
     subject = text.decode(_first(fields, "subject", defects))[:MAX_TEXT]
-    mid = _message_id(text.raw(_first(fields, "message-id", defects)), defects)
-    refs = _ids(parse_references, text.raw(_first(fields, "references", defects)), defects)
-    irt = _ids(parse_in_reply_to, text.raw(_first(fields, "in-reply-to", defects)), defects)
+    mid = _message_id(text, _first(fields, "message-id", defects), defects)
+    refs = _ids(parse_references, text, _first(fields, "references", defects), defects)
+    irt = _ids(parse_in_reply_to, text, _first(fields, "in-reply-to", defects), defects)
     date_raw = text.raw(_first(fields, "date", defects))
-    received = [text.raw(v) for v in fields.get("received", ())]
-    date, source, header_date = _dates(date_raw, received, raw.from_line, defects)
+    received = fields.get("received", ())
+    date, source, header_date = _dates(date_raw, received, text.raw, raw.from_line, defects)
     chash = dedupe.content_hash(
-        from_addrs=_bare(from_pairs), to=to, cc=cc, subject=subject, date=header_date,
+        from_addrs=from_addrs, to=to, cc=cc, subject=subject, date=header_date,
         date_raw=date_raw or "", refs=refs + irt, own_id=mid, body=body)
     return MessageRecord(
         source=raw.source, sha256=sha256(raw.raw).hexdigest(), size=len(raw.raw),
         message_id=mid or dedupe.synthetic_id(chash), synthetic_id=mid is None,
         references=refs, in_reply_to=irt, subject=subject,
-        from_addr=(_bare(from_pairs) or ("",))[0], from_display=_display(from_pairs, from_text),
+        from_addr=(from_addrs or ("",))[0], from_display=from_display,
         to=to, cc=cc, date=date, date_source=source, content_hash=chash,
         completeness=dedupe.completeness(real_id=mid is not None,
                                          has_date=header_date is not None,
@@ -273,10 +349,14 @@ def _build(raw: RawMessage, fields, header_count: int, head: bytes, body: bytes,
         forwarded_from=_forwarded(raw.raw, defects), defects=tuple(defects))
 
 
-def _message_id(value: str | None, defects: list[Defect]) -> str | None:
+def _message_id(text: _Text, value: bytes | None, defects: list[Defect]) -> str | None:
     if value is None:
         defects.append(Defect("no-message-id", "no Message-ID field; synthetic id used"))
         return None
+    plain = _plain_ids(value)
+    if plain:
+        return plain[0]
+    value = text.raw(value)
     try:
         mid = parse_message_id(value)
     except Exception:  # the id parser is another module: its failure costs only the id
@@ -287,14 +367,49 @@ def _message_id(value: str | None, defects: list[Defect]) -> str | None:
     return mid
 
 
-def _ids(parser, value: str | None, defects: list[Defect]) -> tuple[str, ...]:
+def _ids(parser, text: _Text, value: bytes | None, defects: list[Defect]) -> tuple[str, ...]:
     if value is None:
         return ()
+    plain = _plain_ids(value)
+    if plain:
+        return plain
+    value = text.raw(value)
     try:
         return tuple(parser(value))
     except Exception:  # as above: a bad References field must not lose the message
         defects.append(Defect("bad-references", _preview(value)))
         return ()
+
+
+def _plain_ids(value: bytes) -> tuple[str, ...] | None:
+    """The ids of a field of nothing but distinct "<local@domain>" ids, or None.
+
+    Nearly all Message-ID, In-Reply-To and References fields.  The result is what
+    mailthreads.ids gives them (tests compare): folds and brackets dropped, the domain
+    lowercased; anything its policy has more to say about (fake domains, repeats,
+    lengths, comments, prose) is left to it.
+    """
+    if not _FAST_IDS:
+        return None
+    if b"\n" in value:
+        value = value.replace(b"\n", b"")   # each line end here is a fold before a blank
+    one = _ONE_ID.fullmatch(value)
+    if one is not None:                     # most fields: one id
+        local, domain = one.groups()
+        domain = domain.lower()
+        if domain in _FAKE_DOMAINS or len(local) + len(domain) > MAX_ID_LENGTH:
+            return None
+        return ((local + domain).decode("ascii"),)
+    if len(value) > MAX_HEADER_CHARS or not _ID_LIST.fullmatch(value):
+        return None
+    low = value.lower()
+    if any(b"@%s>" % fake in low for fake in _FAKE_DOMAINS):
+        return None
+    ids = [f"{local}@{domain.lower()}" for local, domain in _ID.findall(value.decode("ascii"))]
+    if len(ids) > MAX_REFERENCES or len(set(ids)) < len(ids) or (
+            len(value) > MAX_ID_LENGTH and max(map(len, ids)) > MAX_ID_LENGTH):
+        return None
+    return tuple(ids)
 
 
 def _sane(dt: datetime | None, ceiling: datetime) -> bool:
@@ -307,21 +422,24 @@ def _received_date(value: str, now: datetime) -> datetime | None:
     return dt if _sane(dt, now + FUTURE_SLACK) else None
 
 
-def _newest_received(values: list[str], now: datetime) -> datetime | None:
-    dates = [dt for dt in (_received_date(v, now) for v in values) if dt is not None]
+def _newest_received(values: list[bytes], raw, now: datetime) -> datetime | None:
+    dates = [dt for dt in (_received_date(raw(v), now) for v in values) if dt is not None]
     return max(dates, default=None)
 
 
-def _dates(date_raw: str | None, received: list[str], from_line: bytes | None,
+def _dates(date_raw: str | None, received: list[bytes], raw, from_line: bytes | None,
            defects: list[Defect]):
-    """(date, source, the Date header's own date if sane) in the module's order."""
+    """(date, source, the Date header's own date if sane) in the module's order.
+
+    `received` holds the Received values as bytes; `raw` decodes one (when it is read).
+    """
     now = datetime.now(timezone.utc)
     header, zoned = parse_date(date_raw)
     # The topmost Received (added last) is nearly always the newest; all are read only
     # when it does not settle the Date's ceiling, since real mail carries many of them.
-    top = _received_date(received[0], now) if received else None
+    top = _received_date(raw(received[0]), now) if received else None
     settled = header is not None and top is not None and EPOCH <= header <= top
-    newest = top if settled else _newest_received(received, now)
+    newest = top if settled else _newest_received(received, raw, now)
     ceiling = (newest or now) + FUTURE_SLACK
     if date_raw is None:
         defects.append(Defect("no-date", "no Date field"))
