@@ -46,6 +46,7 @@ _SEPARATOR = re.compile(rb"\n(?:-- ?|_{20,})\n")
 _LIST_FOOTER = re.compile(
     rb"(?i)https?://\S+/listinfo\b|/mailman/listinfo|mailing list\b[^\n]*\n(?:[^\n]*\n)?"
     rb"[^\n]*unsubscribe|to unsubscribe from this group|-leave@\S+\.\w+")
+_BLANK_AT_EOL = re.compile(rb"\n(?<=[ \t]\n)")
 _FOOTER_MAX = 1500          # bytes: footers are a few lines, never a message's body
 _FOOTER_LINES = 12
 _SUBJECT_LEAD = re.compile(r"^(?:\s*(?:\[[^\]]{1,60}\]|(?:re|fwd?|aw|sv|wg)\s*:))+", re.I)
@@ -54,25 +55,44 @@ _TAG = re.compile(r"\[[^\]]{1,60}\]\s*")
 
 def normalise_body(body: bytes) -> bytes:
     """Body bytes as the hash sees them: LF endings, no trailing blanks, no list footer."""
+    body, end = _normalised(body)
+    return body[:end]
+
+
+def _normalised(body: bytes) -> tuple[bytes, int]:
+    """`normalise_body` as (bytes, end): the hash reads body[:end] without a copy."""
     if b"\r" in body:
         body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if b" \n" in body or b"\t\n" in body:      # cheap tests first: this is the hot path
+    if _BLANK_AT_EOL.search(body):      # a line end is rare, a blank common: look for ends
         body = b"\n".join([line.rstrip(b" \t") for line in body.split(b"\n")])
-    return strip_list_footer(body.rstrip())
+    return body, _footer_start(body, _rstrip_end(body, len(body)))
+
+
+def _rstrip_end(data: bytes, end: int) -> int:
+    """len(data[:end].rstrip()), without copying data."""
+    tail = data[max(0, end - 64):end].rstrip()
+    if tail or end <= 64:
+        return max(0, end - 64) + len(tail)
+    return len(data[:end].rstrip())
 
 
 def strip_list_footer(body: bytes) -> bytes:
     """Remove a trailing mailing-list footer block, if the last separator starts one."""
-    tail_start = max(0, len(body) - _FOOTER_MAX)
+    end = _footer_start(body, len(body))
+    return body if end == len(body) else body[:end]
+
+
+def _footer_start(body: bytes, end: int) -> int:
+    """Where body[:end] ends once a list footer after its last separator is cut off."""
     last = None
-    for m in _SEPARATOR.finditer(body, tail_start):
+    for m in _SEPARATOR.finditer(body, max(0, end - _FOOTER_MAX), end):
         last = m
     if last is None:
-        return body
-    block = body[last.end():]
+        return end
+    block = body[last.end():end]
     if block.count(b"\n") >= _FOOTER_LINES or not _LIST_FOOTER.search(block):
-        return body
-    return body[:last.start()].rstrip()
+        return end
+    return _rstrip_end(body, last.start())
 
 
 def _subject_key(subject: str) -> str:
@@ -94,14 +114,13 @@ def content_hash(*, from_addrs: tuple[str, ...], to: tuple[str, ...], cc: tuple[
                  subject: str, date: datetime | None, date_raw: str,
                  refs: tuple[str, ...], own_id: str | None, body: bytes) -> str:
     """sha256 hex of the parts listed in the module docstring (`date` is the Date header's)."""
-    h = hashlib.sha256()
     ids = sorted(set(refs) - {own_id})
-    for name, value in (("from", " ".join(from_addrs)), ("to", " ".join(to)),
-                        ("cc", " ".join(cc)), ("subject", _subject_key(subject)),
-                        ("date", _date_key(date, date_raw)), ("refs", " ".join(ids))):
-        h.update(name.encode() + b"\0" + value.encode("utf-8", "replace") + b"\0")
-    h.update(b"body\0")
-    h.update(normalise_body(body))
+    parts = (f"from\0{' '.join(from_addrs)}\0to\0{' '.join(to)}\0cc\0{' '.join(cc)}\0"
+             f"subject\0{_subject_key(subject)}\0date\0{_date_key(date, date_raw)}\0"
+             f"refs\0{' '.join(ids)}\0body\0")
+    h = hashlib.sha256(parts.encode("utf-8", "replace"))
+    body, end = _normalised(body)
+    h.update(memoryview(body)[:end])
     return h.hexdigest()
 
 
