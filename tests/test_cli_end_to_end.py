@@ -191,3 +191,30 @@ def test_a_store_that_is_not_ours_is_refused_in_one_line(archive, capsys):
     err = capsys.readouterr().err
     assert str(store) in err and err.count("\n") == 1
     assert store.read_text() == "shopping list, not a database\n"
+
+
+def test_a_refused_thread_is_recorded_failed_and_retried_by_the_next_run(archive, monkeypatch,
+                                                                         capsys):
+    from importer.backends.local import LocalBackend
+    from importer.errors import BackendError
+    real = LocalBackend.create_ticket
+
+    def refuse_invoices(self, plan, first):
+        if plan.subject == "Invoice 42":
+            raise BackendError("refused by the destination", message_id=first.message_id)
+        return real(self, plan, first)
+
+    store = str(archive / "a.sqlite")
+    args = ["run", "--quiet", "--store", store, "--report", str(archive / "r.json"), str(archive)]
+    monkeypatch.setattr(LocalBackend, "create_ticket", refuse_invoices)
+    assert main(args) == 3
+    rep = load_report(archive / "r.json")
+    assert rep["delivery"]["threads_failed"] == 1
+    assert "refused by the destination" in rep["delivery"]["failures"][0]["error"]
+    capsys.readouterr()
+    assert main(["status", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "failed 1" in out and "refused by the destination" in out
+    monkeypatch.setattr(LocalBackend, "create_ticket", real)
+    assert main(args) == 0
+    assert "created 1, already present 1" in capsys.readouterr().out
