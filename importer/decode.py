@@ -275,7 +275,9 @@ def decode_header_ex(value, hint: str | None = None,
     """Decode a header value; also return defect codes seen.
 
     `address=True` quotes decoded words that hold specials, so that
-    `email.utils.getaddresses` on the result splits where the sender meant.
+    `email.utils.getaddresses` on the result splits where the sender meant.  The hint
+    is read only for 8-bit bytes and for encoded words whose charset fails (a
+    "bad-charset" defect): callers may skip guessing one for other ASCII values.
     """
     data = _as_bytes(value)
     if b"\n" in data:

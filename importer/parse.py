@@ -248,10 +248,8 @@ class _Text:
         self._guessed = False
         self._seen: set[str] = set()
 
-    def hint(self, value: bytes) -> str | None:
-        """The charset hint, for a value whose decoding may use it (8-bit or encoded words)."""
-        if value.isascii() and b"=?" not in value:
-            return None
+    def hint(self) -> str | None:
+        """The charset hint for 8-bit values, guessed once per message."""
         if not self._guessed:
             self._hint, self._guessed = self._guess(), True
         return self._hint
@@ -268,26 +266,36 @@ class _Text:
         return hint
 
     def decode(self, value: bytes | None, address: bool = False) -> str:
+        return self._decode(value, address)[0]
+
+    def _decode(self, value: bytes | None, address: bool) -> tuple[str, frozenset[str]]:
         if value is None:
-            return ""
-        text, codes = decode_header_ex(value, self.hint(value), address)
+            return "", frozenset()
+        if value.isascii():     # decode.py reads the hint only for a failed charset here
+            text, codes = decode_header_ex(value, None, address)
+            if "bad-charset" in codes:
+                text, codes = decode_header_ex(value, self.hint(), address)
+        else:
+            text, codes = decode_header_ex(value, self.hint(), address)
         for code in codes - self._seen:
             self._seen.add(code)
             self.defects.append(Defect(code, _preview(text)))
-        return text
+        return text, codes
 
     def raw(self, value: bytes | None) -> str | None:
-        return None if value is None else decode_raw(value, self.hint(value))
+        if value is None:
+            return None
+        return decode_raw(value, None if value.isascii() else self.hint())
 
     def addresses(self, value: bytes | None) -> tuple[tuple[str, ...], str]:
         """(bare addresses, display form of the first) of an address field."""
         found = _ADDRESSES.get(value) if value is not None else None
         if found is None:
-            text = self.decode(value, address=True)
+            text, codes = self._decode(value, address=True)
             pairs = parse_addresses(text)[:MAX_ADDRESSES]
             found = _bare(pairs), _display(pairs, text)
-            # A plain field decodes the same in every message, with no defect: keep it.
-            if value is not None and value.isascii() and b"=?" not in value:
+            # An ASCII field decoded without a defect reads the same in every message.
+            if value is not None and value.isascii() and not codes:
                 if len(_ADDRESSES) >= _ADDRESSES_KEPT:
                     _ADDRESSES.clear()
                 _ADDRESSES[value] = found

@@ -2,7 +2,7 @@
 
 from hypothesis import given, settings, strategies as st
 
-from importer.decode import _decode_raw, _parse_date, decode_raw, parse_date
+from importer.decode import _decode_raw, _parse_date, decode_header_ex, decode_raw, parse_date
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Xyz", "mon"]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -65,3 +65,25 @@ def test_common_dates_take_the_fast_path_and_keep_their_zone():
 def test_raw_decoding_fast_path_gives_what_the_general_path_gives(data):
     assert decode_raw(data) == _decode_raw(data, None)
     assert decode_raw(data, "koi8-r") == _decode_raw(data, "koi8-r")
+
+
+ENCODED = st.builds(
+    lambda charset, kind, payload: f"=?{charset}?{kind}?{payload}?=",
+    st.sampled_from(["utf-8", "iso-8859-1", "koi8-r", "x-unknown", "bogus", "shift_jis",
+                     "us-ascii", "gb2312"]),
+    st.sampled_from(["q", "B", "Q", "b"]),
+    st.text(alphabet="=ABCDEFabcdef0123456789_+/ xyz", max_size=16))
+ASCII_VALUES = st.lists(ENCODED | st.text(alphabet=st.characters(max_codepoint=0x7f),
+                                          max_size=12), max_size=4).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ASCII_VALUES, st.sampled_from(["koi8-r", "shift_jis", "cp1252", "utf-8"]),
+       st.booleans())
+def test_ascii_values_read_the_hint_only_after_a_failed_charset(value, hint, address):
+    # parse.py decodes ASCII values without guessing a hint unless "bad-charset" comes back.
+    data = value.encode("ascii")
+    text, codes = decode_header_ex(data, None, address)
+    if "bad-charset" not in codes:
+        assert (text, codes) == decode_header_ex(data, hint, address)
+    assert decode_raw(data) == decode_raw(data, hint)
