@@ -23,6 +23,12 @@ mail-parser is not used: it adds nothing the standard library lacks here, and it
 Message-ID, References and In-Reply-To are read with `mailthreads.ids`, so threading and
 dedupe agree on every id; without a usable Message-ID the id is
 ``synthetic.<first 32 hex of content_hash>@archive-import.invalid`` (see dedupe.py).
+
+Speed: this runs once per message of an archive, so the common case has fast paths that
+give exactly what the general code gives (tests/test_parse_fastpaths.py compares them on
+generated input): a clean header block is split by one regex, plain "<local@domain>"
+ids are read without mailthreads.ids, plain address fields are decoded once per run,
+and the charset guess is made only for a value that needs it.
 """
 
 from __future__ import annotations
@@ -149,7 +155,7 @@ def _clean_fields(head: bytes) -> tuple[dict[str, list[bytes]], int, bytes] | No
         key = _NAMES.get(name)
         if key is None:
             key = name.decode("ascii").lower()
-            if len(_NAMES) < 4096:      # names come from mail: bound what is kept
+            if len(_NAMES) < 4096 and len(name) <= 64:   # names come from mail: bound them
                 _NAMES[name] = key
         values = fields.get(key)
         if values is None:
@@ -295,7 +301,7 @@ class _Text:
             pairs = parse_addresses(text)[:MAX_ADDRESSES]
             found = _bare(pairs), _display(pairs, text)
             # An ASCII field decoded without a defect reads the same in every message.
-            if value is not None and value.isascii() and not codes:
+            if value is not None and len(value) <= 512 and value.isascii() and not codes:
                 if len(_ADDRESSES) >= _ADDRESSES_KEPT:
                     _ADDRESSES.clear()
                 _ADDRESSES[value] = found
@@ -303,6 +309,7 @@ class _Text:
 
 
 # Address fields as written -> (bare addresses, display); senders and desks repeat.
+# At most 16,384 fields of at most 512 bytes (a few MB): a long list is not kept.
 _ADDRESSES: dict[bytes, tuple[tuple[str, ...], str]] = {}
 _ADDRESSES_KEPT = 16384
 
