@@ -11,15 +11,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import mailthreads
 import yaml
 
 from importer.errors import ConfigError
 
 BACKENDS = ("local", "rt", "dry-run")
 MODES = ("archive", "rfc5256", "strict")
-# Base subjects too common to link two mails by (see threading/README.md).
-GENERIC_SUBJECTS = ("", "hello", "hi", "question", "questions", "help", "(no subject)",
-                    "no subject", "test", "info", "enquiry", "inquiry", "request", "problem")
+# Base subjects too common to link two mails by: the engine's list (threading/README.md).
+GENERIC_SUBJECTS = tuple(sorted(mailthreads.DEFAULT_GENERIC_SUBJECTS))
 
 
 @dataclass(frozen=True)
