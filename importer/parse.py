@@ -438,6 +438,8 @@ def _received_date(value: str, now: datetime) -> datetime | None:
 
 
 def _newest_received(values: list[bytes], raw, now: datetime) -> datetime | None:
+    if not values:
+        return None
     dates = [dt for dt in (_received_date(raw(v), now) for v in values) if dt is not None]
     return max(dates, default=None)
 
