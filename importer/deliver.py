@@ -79,6 +79,12 @@ class Deliverer:
         except AuthError:
             raise
         except BackendError as exc:
+            if exc.transient:
+                # Still failing after every retry: the destination is down or unreachable, and
+                # every other thread would wait out the same retries. Stop; a rerun resumes.
+                raise BackendError(f"giving up: {exc.reason}; nothing is lost, run the same"
+                                   " command again when the destination answers",
+                                   status=exc.status) from exc
             log.error("thread <%s>: %s", plan.id, exc)
             self.ledger.set_thread(plan.id, None, "failed", str(exc))
             return Outcome(plan.id, None, error=str(exc))

@@ -218,3 +218,21 @@ def test_a_refused_thread_is_recorded_failed_and_retried_by_the_next_run(archive
     monkeypatch.setattr(LocalBackend, "create_ticket", real)
     assert main(args) == 0
     assert "created 1, already present 1" in capsys.readouterr().out
+
+
+def test_a_destination_that_stays_down_stops_the_run_in_one_line(archive, monkeypatch, capsys):
+    from importer import deliver
+    from importer.backends.local import LocalBackend
+    from importer.errors import BackendError
+
+    def down(self, plan, first):
+        raise BackendError("connection refused", transient=True)
+
+    monkeypatch.setattr(LocalBackend, "create_ticket", down)
+    monkeypatch.setattr(deliver.RetryPolicy, "sleep", lambda self, attempt: None)
+    store = str(archive / "a.sqlite")
+    assert main(["run", "--quiet", "--store", store, "--report", str(archive / "r.json"),
+                 str(archive)]) == 2
+    err = capsys.readouterr().err
+    assert "giving up: connection refused" in err and "Traceback" not in err
+    assert sqlite3.connect(store).execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
