@@ -1,6 +1,7 @@
 """The whole dry run against a plain `mailbox` + `email` loop, on a generated help-desk archive.
 
 Usage: python benchmarks/bench_pipeline.py [--messages 100000] [--threads-every 4] [--repeat 3]
+                                           [--stages]
 
 Writes an mbox of `--messages` messages in conversations (replies with References,
 some duplicated copies, some without Message-ID), then runs, each in its own child
@@ -9,7 +10,9 @@ process so that peak RSS is its own:
     message, reading Message-ID/References/Subject/Date/From (what any importer must);
   - dry-run: `archive-import dry-run` on the same file (read, parse, dedupe, thread, report).
 Prints the best of `--repeat` runs: wall and CPU seconds, messages/s, and each command's
-own peak RSS; nothing is asserted.
+own peak RSS; with --stages, the CPU time of each stage of one more dry run (it wraps
+the driver's stage functions, so it names them: keep it in step with importer/pipeline.py).
+Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -85,11 +88,45 @@ def measure(argv: list[str], repeat: int) -> tuple[float, float, float]:
     return min(walls), min(cpus), max(peaks)
 
 
+STAGES = """
+import sys, time
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/threading"]
+from importer import cli, pipeline
+from importer.deliver import Deliverer
+spent = {}
+
+def timed(owner, name, label):
+    inner = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        start = time.process_time()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0) + time.process_time() - start
+    setattr(owner, name, wrapper)
+
+timed(pipeline, "parse_record", "parse")
+timed(pipeline, "read_stage", "read: scan, ledger")
+timed(pipeline, "build_plans", "thread")
+timed(Deliverer, "run", "deliver (dry run)")
+timed(pipeline, "write_report", "report")
+start = time.process_time()
+cli.main(sys.argv[2:])
+total = time.process_time() - start
+spent["read: scan, ledger"] -= spent.get("parse", 0)   # read_stage calls parse_record
+for label, seconds in spent.items():
+    print(f"  {label:22s} {seconds:6.2f} s cpu  {seconds / total:4.0%}")
+print(f"  {'whole run':22s} {total:6.2f} s cpu (plus start-up: imports)")
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--threads-every", type=int, default=4, help="one new conversation per N")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is shown")
+    ap.add_argument("--stages", action="store_true",
+                    help="also run the dry run once in-process and print CPU time per stage")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         mbox = os.path.join(tmp, "inbox.mbox")
@@ -106,6 +143,11 @@ def main() -> None:
             print(f"{name} : {wall:6.1f} s {n / wall:8.0f} msg/s  cpu {cpu:6.1f} s "
                   f"{n / cpu:8.0f} msg/s  peak {peak:5.0f} MB")
         print(f"dry run / loop speed: {base[0] / dry[0]:.1f}x wall, {base[1] / dry[1]:.1f}x cpu")
+        if args.stages:
+            print("dry run by stage:")
+            subprocess.run([sys.executable, "-c", STAGES, ROOT, "dry-run", "--quiet", "--store",
+                            os.path.join(tmp, "none.sqlite"), "--report",
+                            os.path.join(tmp, "r.json"), mbox], check=True, cwd=ROOT)
 
 
 if __name__ == "__main__":
