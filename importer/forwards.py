@@ -82,7 +82,7 @@ _ANGLED = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 # transf=C3=A9r=C3=A9"); one without (Cyrillic, CJK) in UTF-8 and in the legacy charsets
 # mail used for its script, raw and quoted-printable.  Not seen: base64-encoded text,
 # non-Latin phrases in capitals, other charsets.
-RAW_SUBJECT = re.compile(rb"subject:[ \t]*(?:fwd?|wg|tr|rv|enc|doorst|vl|vs|vb|i)[ \t]*:")
+_RAW_SUBJECT = re.compile(rb"subject:[ \t]*(?:fwd?|wg|tr|rv|enc|doorst|vl|vs|vb|i)[ \t]*:")
 _RAW_LABEL = re.compile(
     rb"^[ \t]*\*?(?:%s|[a-z]{0,12}(?:[\x80-\xff]|=[0-9a-f]{2})[^\s:]{0,30}(?: [^\s:]{1,30})?)"
     rb"\*?[ \t]*(?::|\xef\xbc\x9a)"
@@ -181,7 +181,7 @@ def _holds(text: bytes, keys: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> bo
 def _forward_subject(head: bytes) -> bool:
     at = head.find(b"subject:")
     while at >= 0:
-        if head[at - 1:at] in (b"", b"\n") and RAW_SUBJECT.match(head, at):
+        if head[at - 1:at] in (b"", b"\n") and _RAW_SUBJECT.match(head, at):
             return True
         at = head.find(b"subject:", at + 8)
     return False

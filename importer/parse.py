@@ -230,7 +230,7 @@ def _parse(raw: RawMessage) -> MessageRecord | Unreadable:
     body = data[body_start:]
     if leftover:              # lines after the header ended inside the header block
         body = leftover + b"\n" + body
-    return _build(raw, fields, count, head, body, defects)
+    return _build(raw, fields, count, body, defects)
 
 
 def _first(fields: dict[str, list[bytes]], name: str, defects: list[Defect]) -> bytes | None:
@@ -334,7 +334,7 @@ def _sender(fields, defects: list[Defect]) -> bytes | None:
     return value
 
 
-def _build(raw: RawMessage, fields, header_count: int, head: bytes, body: bytes,
+def _build(raw: RawMessage, fields, header_count: int, body: bytes,
            defects: list[Defect]) -> MessageRecord:
     text = _Text(fields, body, defects)
     from_addrs, from_display = text.addresses(_sender(fields, defects))
