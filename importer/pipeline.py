@@ -8,6 +8,7 @@ the whole control flow of a run.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import time
 from dataclasses import dataclass, replace
@@ -47,7 +48,15 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
     run_id = ledger.start_run(command, sources)
     try:
         with Archive(sources) as archive:
-            records, quarantine = read_stage(archive, ledger, quiet)
+            # The read stage makes many small objects and frees none: the cyclic garbage
+            # collector would only rescan them (15% of a dry run at 100k messages).
+            gc.freeze()
+            gc.disable()
+            try:
+                records, quarantine = read_stage(archive, ledger, quiet)
+            finally:
+                gc.enable()
+                gc.unfreeze()
             deduper = Deduper(enabled=cfg.dedupe.enabled)
             for rec in records:
                 deduper.add(rec)
