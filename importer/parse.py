@@ -1,17 +1,12 @@
 """First pass: raw message bytes to a compact MessageRecord (headers only), or to quarantine.
 
-Only the header block is read, by `_fields` below, which splits and unfolds fields the way
-the `email` package's compat32 parser does (tests hold it to `BytesHeaderParser` as an
-oracle) at several times its speed; the body is hashed as bytes and never parsed as MIME.
-A message whose raw bytes look like a forward is parsed in full (`BytesParser`, compat32)
-for `importer.forwards`.  Nothing here raises: damage becomes a `Defect` on the record,
-and a message that cannot be made sense of becomes `Unreadable`.
-
-Quarantine rule: a message is Unreadable when it is empty or blank; when its header block
-is binary (a NUL byte, or more than a tenth control bytes); when its first line (after a
-byte-order mark, blank lines and a "From " line) is no header field ("Name: value", RFC
-5322 section 2.2); or when no field in the block is one a message has (From, Date, Subject,
-Message-ID, ...), as with a mbox cut inside a body.  Everything else is a record.
+Only the header block is read, by `importer.headers`, which splits and unfolds fields the
+way the `email` package's compat32 parser does at several times its speed, and which says
+when a message is Unreadable (its module docstring holds the quarantine rule); the body is
+hashed as bytes and never parsed as MIME.  A message whose raw bytes look like a forward is
+parsed in full (`BytesParser`, compat32) for `importer.forwards`.  Nothing here raises:
+damage becomes a `Defect` on the record, and a message that cannot be made sense of
+becomes `Unreadable`.
 
 Dates: the Date header; when missing, unparseable or absurd, the newest Received header's
 date (after its last ";", RFC 5321 4.4); then the mbox "From " line's asctime date; then
@@ -26,9 +21,9 @@ dedupe agree on every id; without a usable Message-ID the id is
 
 Speed: this runs once per message of an archive, so the common case has fast paths that
 give exactly what the general code gives (tests/test_parse_fastpaths.py compares them on
-generated input): a clean header block is split by one regex, plain "<local@domain>"
-ids are read without mailthreads.ids, plain address fields are decoded once per run,
-and the charset guess is made only for a value that needs it.
+generated input): a clean header block is split by one regex (in importer.headers),
+plain "<local@domain>" ids are read without mailthreads.ids, plain address fields are
+decoded once per run, and the charset guess is made only for a value that needs it.
 """
 
 from __future__ import annotations
@@ -40,8 +35,9 @@ from email.policy import compat32
 from hashlib import sha256
 
 from importer import dedupe
-from importer.decode import (decode_header_ex, decode_raw, from_line_date, guess_codec,
-                             parse_addresses, parse_date)
+from importer.dates import from_line_date, parse_date
+from importer.decode import decode_header_ex, decode_raw, guess_codec, parse_addresses
+from importer.headers import header_bounds, header_fields, preview, unreadable_reason
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
 try:
@@ -72,22 +68,12 @@ __all__ = ["parse_record", "FUTURE_SLACK"]
 
 FUTURE_SLACK = timedelta(days=3)      # clock skew and zone mistakes, not years
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MAX_HEADER_BYTES = 1 << 20            # a header block larger than this is junk or an attack
 MAX_ADDRESSES = 1000                  # per field; spam lists thousands of recipients
 MAX_TEXT = 2000                       # characters kept of a subject or display name
 FORWARD_WINDOW = 65536                # bytes searched for an inline forward's marker
 _SINGLE = ("from", "sender", "to", "cc", "subject", "date", "message-id",
            "in-reply-to", "references")     # RFC 5322 3.6: at most one of each
-_KNOWN = frozenset(_SINGLE) | {"received", "return-path", "mime-version", "content-type",
-                               "reply-to", "bcc", "newsgroups", "delivered-to", "x-mailer",
-                               "user-agent", "resent-from", "resent-date", "list-id"}
-_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:[ \t]*")     # RFC 5322 2.2 (and 4.5 obs-optional)
-_BLANK = re.compile(rb"\n\r?\n")
-_LEADING_BLANK = re.compile(rb"(?:[ \t]*\r?\n)*")
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([^"';\s]+)""", re.I)
-_CLEAN_HEAD = re.compile(rb"(?:[!-9;-~]+:[^\n]*\n(?:[ \t][^\n]*\n)*)*")
-_CLEAN_FIELD = re.compile(rb"([!-9;-~]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n")
-_NAMES: dict[bytes, str] = {}         # field name as written -> lowercased
 # Bracketed ids with nothing the id policy would change or drop but the domain's case.
 _ID_LIST = re.compile(rb"[ \t]*(?:<[!-;=?-~]+@[!-;=?A-~]+>[ \t]*)+")
 _ID = re.compile(r"<([!-;=?-~]+)@([!-;=?A-~]+)>")
@@ -100,131 +86,15 @@ def parse_record(raw: RawMessage) -> MessageRecord | Unreadable:
         return _parse(raw)
     except Exception as exc:  # a bug must cost one message, to quarantine, not the run
         return Unreadable(raw.source, f"internal parser error ({type(exc).__name__}: "
-                          f"{_preview(str(exc))}); please report it", raw.raw)
-
-
-def _preview(text, limit: int = 60) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("latin-1")
-    return repr(text[:limit] + ("..." if len(text) > limit else ""))
-
-
-def _split(data: bytes) -> tuple[int, int, int, list[Defect]]:
-    """Where the header block starts and ends and the body starts, with defects."""
-    defects = []
-    start = 0
-    if data.startswith(b"\xef\xbb\xbf"):
-        start = 3
-        defects.append(Defect("byte-order-mark", "file starts with a UTF-8 byte-order mark"))
-    blank = _LEADING_BLANK.match(data, start)
-    if blank.end() > start:        # seen: a line of spaces before the header (flanker)
-        start = blank.end()
-        defects.append(Defect("leading-blank-line", "blank lines before the header"))
-    if data.startswith(b"From ", start):          # an mbox separator left in an .eml
-        eol = data.find(b"\n", start)
-        start = len(data) if eol < 0 else eol + 1
-    m = _BLANK.search(data, start, start + MAX_HEADER_BYTES)
-    if m:
-        return start, m.start() + 1, m.end(), defects
-    end = min(len(data), start + MAX_HEADER_BYTES)
-    if end < len(data):
-        defects.append(Defect("header-too-long", f"no blank line in {MAX_HEADER_BYTES} bytes"))
-    return start, end, end, defects
-
-
-def _fields(head: bytes, defects: list[Defect]) -> tuple[dict[str, list[bytes]], int, bytes]:
-    """Header fields by lowercased name (values unfolded later), their count, and leftover."""
-    return _clean_fields(head) or _split_fields(head, defects)
-
-
-def _clean_fields(head: bytes) -> tuple[dict[str, list[bytes]], int, bytes] | None:
-    """`_split_fields` of a block of nothing but fields and continuation lines, or None.
-
-    Nearly all mail: no "From " line, no blank before a colon, no CR but in CRLF, and a
-    line end after the last field.  One regex reads the fields as the line loop would.
-    """
-    if b"\r" in head:
-        if head.count(b"\r") != head.count(b"\r\n"):
-            return None
-        head = head.replace(b"\r\n", b"\n")
-    if not _CLEAN_HEAD.fullmatch(head):
-        return None
-    fields: dict[str, list[bytes]] = {}
-    found = _CLEAN_FIELD.findall(head)
-    for name, value in found:
-        key = _NAMES.get(name)
-        if key is None:
-            key = name.decode("ascii").lower()
-            if len(_NAMES) < 4096 and len(name) <= 64:   # names come from mail: bound them
-                _NAMES[name] = key
-        values = fields.get(key)
-        if values is None:
-            fields[key] = [value]
-        else:
-            values.append(value)
-    return fields, len(found), b""
-
-
-def _split_fields(head: bytes, defects: list[Defect]) -> tuple[dict[str, list[bytes]], int, bytes]:
-    """Header fields, their count and leftover, line by line with defects for damage.
-
-    As compat32's feed parser: a line starting with blank continues the field before it
-    (RFC 5322 2.2.3); a "From " line inside the block is skipped; the first line that is
-    neither ends the header block, and it and the rest count as body.
-    """
-    fields: dict[str, list[bytes]] = {}
-    count = 0
-    last: list[bytes] | None = None
-    lines = head.split(b"\n")
-    for i, line in enumerate(lines):
-        if line[:1] in (b" ", b"\t"):
-            if last is None:
-                defects.append(Defect("header-continuation-first", _preview(line)))
-            else:
-                last[-1] += b"\n" + line.rstrip(b"\r")
-            continue
-        m = _FIELD.match(line)
-        if m is None:
-            if line.startswith(b"From ") or not line.rstrip(b"\r"):
-                continue
-            defects.append(Defect("missing-header-separator",
-                                  f"header ends at a non-field line {_preview(line)}"))
-            return fields, count, b"\n".join(lines[i:])
-        if m.end(1) < m.end() and line[m.end(1):m.end(1) + 1] != b":":
-            defects.append(Defect("obsolete-syntax", f"blank before colon: {_preview(line)}"))
-        last = fields.setdefault(m.group(1).decode("ascii").lower(), [])
-        last.append(line[m.end():].rstrip(b"\r"))
-        count += 1
-    return fields, count, b""
-
-
-def _unreadable_reason(data: bytes, head: bytes, names) -> str | None:
-    if not data or data.isspace():
-        return "empty message: no bytes" if not data else "message holds only blank space"
-    if b"\0" in head:
-        return "binary data where the header should be (a NUL byte in the header block)"
-    ctrl = len(head) - len(head.translate(None, _CONTROL))
-    if ctrl * 10 > len(head):
-        return "binary data where the header should be (mostly control bytes)"
-    if not _FIELD.match(head):
-        line = head.split(b"\n", 1)[0]
-        return f"no header: the first line {_preview(line)} is not a 'Name: value' field"
-    if not _KNOWN.intersection(names):
-        return ("no message header: none of From, Date, Subject, Message-ID, Received"
-                " or Content-Type (a fragment of a mailbox cut inside a message?)")
-    return None
-
-
-# Control bytes that never stand in header text (tab, CR, LF and ISO-2022's ESC may).
-_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 13, 27))
+                          f"{preview(str(exc))}); please report it", raw.raw)
 
 
 def _parse(raw: RawMessage) -> MessageRecord | Unreadable:
     data = raw.raw
-    start, head_end, body_start, defects = _split(data)
+    start, head_end, body_start, defects = header_bounds(data)
     head = data[start:head_end]
-    fields, count, leftover = _fields(head, defects)
-    reason = _unreadable_reason(data, head, fields)
+    fields, count, leftover = header_fields(head, defects)
+    reason = unreadable_reason(data, head, fields)
     if reason:
         return Unreadable(raw.source, reason, data)
     body = data[body_start:]
@@ -285,7 +155,7 @@ class _Text:
             text, codes = decode_header_ex(value, self.hint(), address)
         for code in codes - self._seen:
             self._seen.add(code)
-            self.defects.append(Defect(code, _preview(text)))
+            self.defects.append(Defect(code, preview(text)))
         return text, codes
 
     def raw(self, value: bytes | None) -> str | None:
@@ -377,7 +247,7 @@ def _message_id(text: _Text, value: bytes | None, defects: list[Defect]) -> str 
     except Exception:  # the id parser is another module: its failure costs only the id
         mid = None
     if not mid:
-        defects.append(Defect("bad-message-id", f"unusable Message-ID {_preview(value)}"))
+        defects.append(Defect("bad-message-id", f"unusable Message-ID {preview(value)}"))
         return None
     return mid
 
@@ -392,7 +262,7 @@ def _ids(parser, text: _Text, value: bytes | None, defects: list[Defect]) -> tup
     try:
         return tuple(parser(value))
     except Exception:  # as above: a bad References field must not lose the message
-        defects.append(Defect("bad-references", _preview(value)))
+        defects.append(Defect("bad-references", preview(value)))
         return ()
 
 
@@ -461,13 +331,13 @@ def _dates(date_raw: str | None, received: list[bytes], raw, from_line: bytes | 
     if date_raw is None:
         defects.append(Defect("no-date", "no Date field"))
     elif header is None:
-        defects.append(Defect("bad-date", f"unparseable Date {_preview(date_raw)}"))
+        defects.append(Defect("bad-date", f"unparseable Date {preview(date_raw)}"))
     elif not _sane(header, ceiling):
-        defects.append(Defect("bad-date", f"absurd Date {_preview(date_raw)}"))
+        defects.append(Defect("bad-date", f"absurd Date {preview(date_raw)}"))
         header = None
     elif not zoned:
         defects.append(Defect("naive-date", f"Date without a zone, taken as UTC: "
-                              f"{_preview(date_raw)}"))
+                              f"{preview(date_raw)}"))
     if header is not None:
         return header, DateSource.DATE, header
     if newest is not None:

@@ -2,7 +2,8 @@
 
 from hypothesis import given, settings, strategies as st
 
-from importer.decode import _decode_raw, _parse_date, decode_header_ex, decode_raw, parse_date
+from importer.dates import _parse_date, parse_date
+from importer.decode import _decode_raw, decode_header_ex, decode_raw
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Xyz", "mon"]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

@@ -7,7 +7,8 @@ from email.policy import compat32
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from importer.parse import _fields, parse_record
+from importer.headers import header_fields
+from importer.parse import parse_record
 from importer.records import DateSource, MessageRecord, RawMessage, SourceRef, Unreadable
 
 BASE = (b"From: Alice Example <Alice@Example.ORG>\n"
@@ -224,7 +225,7 @@ def test_header_splitting_agrees_with_the_compat32_parser(lines):
     head = ("\n".join(lines) + "\n").encode()
     msg = BytesHeaderParser(policy=compat32).parsebytes(head)
     expected = [(k.lower(), v.replace("\n", "").rstrip()) for k, v in msg.raw_items()]
-    fields, count, _ = _fields(head, [])
+    fields, count, _ = header_fields(head, [])
     ours = sorted((k, v.decode().replace("\n", "").rstrip())
                   for k, vs in fields.items() for v in vs)
     assert ours == sorted(expected) and count == len(expected)
