@@ -101,13 +101,8 @@ class Ledger:
     # -- reading -----------------------------------------------------------
     def thread_state(self, thread_id: str) -> tuple[str | None, str | None]:
         """(ticket id, state) recorded for a thread, or (None, None)."""
-        if self.fresh:
-            return None, None
-        with self.lock:
-            row = self.conn.execute(
-                "SELECT ticket_id, state FROM ledger_threads WHERE destination=? AND thread_id=?",
-                (self.destination, thread_id)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        return self._pair("SELECT ticket_id, state FROM ledger_threads"
+                          " WHERE destination=? AND thread_id=?", thread_id)
 
     def ticket_for_keys(self, keys) -> str | None:
         """The ticket already holding any of these messages (by content key)."""
@@ -132,12 +127,14 @@ class Ledger:
 
     def message_state(self, key: str) -> tuple[str | None, str | None]:
         """(entry id, state) of a message, or (None, None)."""
+        return self._pair("SELECT entry_id, state FROM ledger_messages"
+                          " WHERE destination=? AND message_key=?", key)
+
+    def _pair(self, sql: str, key: str) -> tuple[str | None, str | None]:
         if self.fresh:
             return None, None
         with self.lock:
-            row = self.conn.execute(
-                "SELECT entry_id, state FROM ledger_messages WHERE destination=? AND message_key=?",
-                (self.destination, key)).fetchone()
+            row = self.conn.execute(sql, (self.destination, key)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
     # -- writing (no-ops when read-only: the dry run records nothing) -------

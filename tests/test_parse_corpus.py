@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 
-import pytest
 
 from importer.dedupe import Deduper
 from importer.parse import parse_record
 from importer.records import MessageRecord, RawMessage, SourceRef, Unreadable
+from corpus import FILES, MARKS
 
-CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      os.pardir, "shared", "corpora")
-FILES = sorted(os.path.join(d, f) for d, _, fs in os.walk(CORPUS) for f in fs
-               if not f.lower().startswith("readme"))
-
-pytestmark = [pytest.mark.corpus,
-              pytest.mark.skipif(not FILES, reason="../shared/corpora is absent")]
+pytestmark = MARKS
 
 
 def _texts(rec: MessageRecord) -> list[str]:

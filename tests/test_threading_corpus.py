@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timezone
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
@@ -15,14 +14,9 @@ from test_threading_properties import check_forest
 from mailthreads import MODES, Item, thread
 from mailthreads.ids import parse_in_reply_to, parse_message_id, parse_references
 from mailthreads.subject import analyse
+from corpus import FILES, MARKS
 
-CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      os.pardir, "shared", "corpora")
-FILES = sorted(os.path.join(d, f) for d, _, fs in os.walk(CORPUS) for f in fs
-               if not f.lower().startswith("readme"))
-
-pytestmark = [pytest.mark.corpus,
-              pytest.mark.skipif(not FILES, reason="../shared/corpora is absent")]
+pytestmark = MARKS
 
 
 def _text(value) -> str:
