@@ -236,3 +236,12 @@ def test_a_destination_that_stays_down_stops_the_run_in_one_line(archive, monkey
     err = capsys.readouterr().err
     assert "giving up: connection refused" in err and "Traceback" not in err
     assert sqlite3.connect(store).execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
+
+
+def test_credentials_in_an_rt_url_never_reach_the_ledger(tmp_path):
+    from importer.backends import destination_for
+    from importer.config import parse_config
+    cfg = parse_config({"backend": {"kind": "rt"}}, "c.yaml")
+    dest = destination_for(cfg, {"RTSERVER": "https://importer:s3cret@rt.example.org/REST/2.0/"})
+    assert dest == "rt:https://rt.example.org:Archive"
+    assert "s3cret" not in dest

@@ -9,8 +9,16 @@ from importer.config import Config
 
 
 def rt_url(cfg: Config, env=os.environ) -> str | None:
+    """The RT base URL as the ledger records it: never with a user:password in it."""
+    from importer.rtclient import clean_base_url
     url = cfg.rt.url or env.get("RTSERVER")
-    return url.rstrip("/") if url else None
+    if not url:
+        return None
+    try:
+        return clean_base_url(url)
+    except ValueError as exc:
+        from importer.errors import ConfigError
+        raise ConfigError(cfg.source, "rt.url", str(exc)) from exc
 
 
 def destination_for(cfg: Config, env=os.environ) -> str:
