@@ -57,10 +57,7 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
             finally:
                 gc.enable()
                 gc.unfreeze()
-            deduper = Deduper(enabled=cfg.dedupe.enabled)
-            for rec in records:
-                deduper.add(rec)
-            unique, duplicates, imposters = deduper.result()
+            unique, duplicates, imposters = dedupe_stage(records, cfg.dedupe.enabled)
             del records
             plans = build_plans(unique, cfg, duplicates)
             load = _loader(archive, backend)
@@ -78,18 +75,15 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
     failed = sum(o.error is not None for o in outcomes)
     present = sum(o.ticket is not None and not o.created and o.error is None for o in outcomes)
     added = sum(o.added for o in outcomes)
-    counts = {**summary, "tickets_created": created, "tickets_present": present,
+    counts = {"tickets_created": created, "tickets_present": present,
               "messages_added": added, "threads_failed": failed}
-    ledger.finish_run(run_id, "failed" if failed else "finished", counts)
+    ledger.finish_run(run_id, "failed" if failed else "finished", {**summary, **counts})
     if report:
-        tickets = [_reported_ticket(o, cfg, dry) for o in outcomes]
-        write_report(report, summary=summary,
-                     threads=(thread_entry(p, t, imposters) for p, t in zip(plans, tickets)),
-                     duplicates=duplicates, quarantine=quarantine,
+        write_report(report, summary=summary, duplicates=duplicates, quarantine=quarantine,
+                     threads=(thread_entry(p, _reported_ticket(o, cfg, dry), imposters)
+                              for p, o in zip(plans, outcomes)),
                      extra={"files": [dataclasses.asdict(f) for f in archive.files],
-                            "delivery": {"command": command, "backend": backend.name,
-                                         "tickets_created": created, "tickets_present": present,
-                                         "messages_added": added, "threads_failed": failed,
+                            "delivery": {"command": command, "backend": backend.name, **counts,
                                          "failures": [{"thread": o.thread_id, "error": o.error}
                                                       for o in outcomes if o.error]}})
     conn.close()
@@ -114,6 +108,14 @@ def read_stage(archive: Archive, ledger: Ledger, quiet: bool):
             bar.update(1)
     ledger.commit()
     return records, quarantine
+
+
+def dedupe_stage(records: list[MessageRecord], enabled: bool):
+    """Unique records, duplicates and imposter ids (see dedupe.py for the rules)."""
+    deduper = Deduper(enabled=enabled)
+    for rec in records:
+        deduper.add(rec)
+    return deduper.result()
 
 
 def _loader(archive: Archive, backend):
