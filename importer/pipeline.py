@@ -53,7 +53,7 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
             gc.freeze()
             gc.disable()
             try:
-                records, quarantine = read_stage(archive, ledger, quiet)
+                records, quarantine = read_stage(archive, ledger, sources, quiet)
             finally:
                 gc.enable()
                 gc.unfreeze()
@@ -90,11 +90,11 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
     return RunResult(summary, created, present, added, failed, time.monotonic() - started)
 
 
-def read_stage(archive: Archive, ledger: Ledger, quiet: bool):
+def read_stage(archive: Archive, ledger: Ledger, sources: list[str], quiet: bool):
     """Scan and parse every input; what cannot be parsed is quarantined with its bytes."""
     records: list[MessageRecord] = []
     quarantine: list[Quarantined] = []
-    with progress.bar(None, "messages read", quiet) as bar:
+    with progress.ReadingBar(sources, quiet) as bar:
         for item in archive.scan():
             rec = item if isinstance(item, Unreadable) else parse_record(item)
             if isinstance(rec, Unreadable):
@@ -105,7 +105,7 @@ def read_stage(archive: Archive, ledger: Ledger, quiet: bool):
                 ledger.keep_quarantined(rec.source, rec.reason, digest, raw)
             else:
                 records.append(rec)
-            bar.update(1)
+            bar.update(len(item.raw) or (item.source.length or 0))
     ledger.commit()
     return records, quarantine
 
