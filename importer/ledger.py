@@ -137,6 +137,22 @@ class Ledger:
             row = self.conn.execute(sql, (self.destination, key)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
+    def pin(self, name: str, value: str) -> str:
+        """The value a setting had when this destination was first filled (kept from then on).
+
+        Messages are known to the ledger by keys whose form depends on such settings (the
+        dedupe switch): changing one between runs would make every message look new.
+        """
+        key = f"{name}:{self.destination}"
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+            if row:
+                return row[0]
+            if not self.readonly:
+                self.conn.execute("INSERT INTO meta VALUES (?, ?)", (key, value))
+                self.conn.commit()
+        return value
+
     # -- writing (no-ops when read-only: the dry run records nothing) -------
     def _write(self, sql: str, args: tuple, *, commit: bool = True) -> None:
         if self.readonly:

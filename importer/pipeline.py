@@ -20,7 +20,7 @@ from importer.deliver import Deliverer, RetryPolicy
 from importer.ledger import Ledger, open_store
 from importer.parse import parse_record
 from importer.plan import build_plans
-from importer.errors import BackendError
+from importer.errors import BackendError, ConfigError
 from importer.records import MessageContent, MessageRecord, Quarantined, TicketRef, Unreadable
 from importer.report import thread_entry, write_report
 from importer.sources import Archive
@@ -44,6 +44,11 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
     dry = command == "dry-run" or cfg.backend.kind == "dry-run"
     conn = open_store(store, readonly=dry)
     ledger = Ledger(conn, destination_for(cfg), readonly=dry)
+    dedupe = "true" if cfg.dedupe.enabled else "false"
+    if ledger.pin("dedupe.enabled", dedupe) != dedupe:
+        raise ConfigError(cfg.source, "dedupe.enabled", f"{store} was filled with dedupe.enabled"
+                          f" {'false' if cfg.dedupe.enabled else 'true'}; changing it would"
+                          " import every message again (use another --store)")
     backend = make_backend(cfg, conn, dry_run=dry)
     run_id = ledger.start_run(command, sources)
     try:

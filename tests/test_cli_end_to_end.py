@@ -245,3 +245,16 @@ def test_credentials_in_an_rt_url_never_reach_the_ledger(tmp_path):
     dest = destination_for(cfg, {"RTSERVER": "https://importer:s3cret@rt.example.org/REST/2.0/"})
     assert dest == "rt:https://rt.example.org:Archive"
     assert "s3cret" not in dest
+
+
+def test_changing_dedupe_on_a_filled_store_is_refused(archive, capsys):
+    store = str(archive / "a.sqlite")
+    args = ["--quiet", "--store", store, "--report", str(archive / "r.json"), str(archive)]
+    assert main(["run", *args]) == 0
+    cfg = archive / "nodedupe.yaml"
+    cfg.write_text("dedupe: {enabled: false}\n")
+    assert main(["run", "--config", str(cfg), *args]) == 2
+    err = capsys.readouterr().err
+    assert "dedupe.enabled" in err and "another --store" in err
+    conn = sqlite3.connect(store)
+    assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 3
