@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -192,18 +192,3 @@ class Quarantined:
     source: SourceRef
     reason: str
     sha256: str
-
-
-@dataclass(frozen=True)
-class RunStats:
-    """The end summary of one run."""
-
-    messages_read: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    threads: int = 0
-    tickets_created: int = 0
-    tickets_present: int = 0
-    messages_added: int = 0
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from email.parser import BytesParser
 from email.policy import compat32
 
 from importer.content import extract
+from corpus import FILES, MARKS
 
-CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      os.pardir, "shared", "corpora")
-FILES = sorted(os.path.join(d, f) for d, _, fs in os.walk(CORPUS) for f in fs
-               if f.lower() not in ("readme.txt", "readme.md", "license", "copying"))
-
-pytestmark = [pytest.mark.corpus,
-              pytest.mark.skipif(not FILES, reason="../shared/corpora is absent")]
+pytestmark = MARKS
 
 
 def _surrogate_free(text: str) -> bool:

@@ -14,19 +14,16 @@ import sqlite3
 import pytest
 
 from importer.cli import main
+from corpus import CORPUS, MARKS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORPORA = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpora"))
-
-pytestmark = [pytest.mark.corpus,
-              pytest.mark.skipif(not os.path.isdir(CORPORA), reason=f"no corpus at {CORPORA}")]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("corpus")
     store, report = tmp / "corpus.sqlite", tmp / "corpus.json"
-    code = main(["run", "--quiet", "--store", str(store), "--report", str(report), CORPORA])
+    code = main(["run", "--quiet", "--store", str(store), "--report", str(report), CORPUS])
     with open(report, encoding="utf-8") as fp:
         return code, json.load(fp), sqlite3.connect(store)
 
@@ -43,7 +40,7 @@ def test_corpus_imports_with_exit_zero_and_balanced_accounting(imported):
 def test_every_corpus_file_is_accounted_for(imported):
     _, rep, _ = imported
     found = set()
-    for folder, _dirs, files in os.walk(CORPORA):
+    for folder, _dirs, files in os.walk(CORPUS):
         found.update(os.path.join(folder, f) for f in files)
     reported = {os.path.normpath(f["path"]) for f in rep["files"]}
     assert {os.path.normpath(p) for p in found} <= reported

@@ -6,12 +6,9 @@ import os
 import pytest
 
 from importer.sources import Archive
+from corpus import CORPUS, MARKS
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORPUS = os.path.join(ROOT, "..", "shared", "corpora")
-
-pytestmark = [pytest.mark.corpus,
-              pytest.mark.skipif(not os.path.isdir(CORPUS), reason="../shared/corpora absent")]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
