@@ -168,3 +168,16 @@ def test_retry_after_never_waits_beyond_the_cap(value):
     resp.headers["Retry-After"] = value.replace("\n", " ").replace("\r", " ")
     wait = rtclient._retry_after(resp)
     assert wait is None or 0 <= wait <= rtclient.MAX_RETRY_AFTER
+
+
+@pytest.mark.parametrize("rt_cfg, expected", [
+    ({}, True),
+    ({"ca_bundle": "/etc/ssl/private-ca.pem"}, "/etc/ssl/private-ca.pem"),
+    ({"verify_tls": False}, False),
+])
+def test_tls_is_verified_unless_a_ca_bundle_or_verify_off_is_configured(rt_cfg, expected):
+    from importer.backends.rt import make_client
+    from importer.config import parse_config
+    cfg = parse_config({"backend": {"kind": "rt"}, "rt": rt_cfg}, "c.yaml")
+    client = make_client(cfg.rt, {"RTSERVER": "https://rt.example.org", "RTTOKEN": "t0k"})
+    assert client._verify == expected    # what every session of the client is given
