@@ -123,7 +123,9 @@ def _retry_after(resp: requests.Response) -> float | None:
     value = resp.headers.get("Retry-After")
     if not value:
         return None
-    if value.strip().isdigit():
+    # RFC 9110 section 10.2.3: delay-seconds is ASCII digits; str.isdigit() alone also
+    # accepts "¹" or Arabic-Indic digits, which float() refuses (found by hypothesis).
+    if value.strip().isascii() and value.strip().isdigit():
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
