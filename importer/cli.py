@@ -44,7 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", parents=[common, store], help="print a local ticket and its messages")
     show.add_argument("ticket", metavar="TICKET", help="ticket number in the local store")
     show.add_argument("--raw", type=int, metavar="N", help="print the N-th message's original bytes (1-based)")
-    check = sub.add_parser("check", parents=[common], help="preflight: can the import work?")
+    dates = sub.add_parser("rt-dates", parents=[common, store],
+                           help="write the original dates of the imported RT tickets, for"
+                                " contrib/rt-import-dates on the RT host")
+    dates.add_argument("--output", metavar="FILE", default="-",
+                       help="where to write them (default: standard output)")
+    check = sub.add_parser("check", parents=[common, store], help="preflight: can the import work?")
     check.add_argument("--create-queue", action="store_true", help="create the RT queue if missing")
     return p
 
@@ -122,6 +127,8 @@ def cmd_status(args, cfg: Config) -> int:
     for dest, t in sorted(info["threads"].items()):
         print(f"{dest}: threads done {t['done']}, pending {t['pending']}, failed {t['failed']};"
               f" messages {info['messages'].get(dest, 0)}")
+        if dest in info["identities"]:
+            print(f"  destination: {info['identities'][dest]}")
     for f in info["failures"]:
         print(f"failed: {f['destination']} thread <{f['thread_id']}>: {f['error']}")
     if not info["runs"]:
@@ -134,17 +141,57 @@ def cmd_show(args, cfg: Config) -> int:
     return show(_store_path(args, cfg), args.ticket, args.raw)
 
 
+def _store_view(args, cfg: Config):
+    """What the store knows of the configured RT destination, for `check`."""
+    from importer.backends import destination_for
+    from importer.ledger import Ledger, open_store
+    from importer.preflight import StoreView
+    path = _store_path(args, cfg)
+    if not os.path.exists(path):
+        return StoreView(path, 0, None)
+    conn = open_store(path, readonly=True)
+    try:
+        ledger = Ledger(conn, destination_for(cfg), readonly=True)
+        return StoreView(path, ledger.ticket_count(), ledger.identity())
+    finally:
+        conn.close()
+
+
 def cmd_check(args, cfg: Config) -> int:
     if cfg.backend.kind != "rt":
         print(f"backend {cfg.backend.kind}: nothing to check beyond the configuration ({cfg.source})")
         return EXIT_OK
     from importer.preflight import run_check
-    results = run_check(cfg.rt, create_queue=args.create_queue)
+    results = run_check(cfg.rt, create_queue=args.create_queue, store=_store_view(args, cfg))
     for r in results:
         mark = {True: "ok", False: "FAIL", None: "??"}[r.ok]
         print(f"{mark:4} {r.name}: {r.detail}")
     return EXIT_CHECK if any(r.ok is False for r in results) else EXIT_OK
 
 
+def cmd_rt_dates(args, cfg: Config) -> int:
+    from importer.backends import destination_for
+    from importer.errors import ConfigError
+    from importer.ledger import open_store
+    from importer.rtdates import write_dates
+    if cfg.backend.kind != "rt":
+        raise ConfigError(cfg.source, "backend.kind", "rt-dates is for an import into RT")
+    path = _store_path(args, cfg)
+    if not os.path.exists(path):
+        raise ConfigError("--store", None, f"no such store: {path}")
+    conn = open_store(path, readonly=True)
+    try:
+        if args.output == "-":
+            counts = write_dates(conn, destination_for(cfg), cfg.rt.queue, sys.stdout)
+        else:
+            with open(args.output, "w", encoding="utf-8") as out:
+                counts = write_dates(conn, destination_for(cfg), cfg.rt.queue, out)
+    finally:
+        conn.close()
+    print(f"{counts[0]} tickets, {counts[1]} transactions"
+          + (f" -> {args.output}" if args.output != "-" else ""), file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {"run": cmd_import, "dry-run": cmd_import, "status": cmd_status,
-            "show": cmd_show, "check": cmd_check}
+            "show": cmd_show, "check": cmd_check, "rt-dates": cmd_rt_dates}

@@ -71,6 +71,8 @@ class RTCfg:
     attach_original: bool = True
     timeout: float = 60.0
     retries: int = 5
+    key_field: str = "Archive-Import-Key"
+    date_field: str = "Archive-Original-Date"
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ _CHOICES = {
     ("rt", "timeout"): (lambda v: v > 0, "a number of seconds > 0"),
     ("ticket", "queue"): (lambda v: bool(v.strip()), "a non-empty name"),
     ("rt", "queue"): (lambda v: bool(v.strip()), "a non-empty name"),
+    ("rt", "key_field"): (lambda v: bool(v.strip()) and "{" not in v and "}" not in v,
+                          "a non-empty custom field name without braces"),
+    ("rt", "date_field"): (lambda v: "{" not in v and "}" not in v,
+                           "a custom field name without braces (empty: none)"),
     ("local", "path"): (lambda v: bool(v.strip()), "a non-empty path"),
 }
 

@@ -1,12 +1,17 @@
 """Delivery: one ticket per thread through a backend, with the ledger and retries.
 
-Retries, ledger writes and progress live here, once, for every backend. For each
-thread: find its ticket (ledger by thread id, then by any Message-ID it holds,
-for incremental imports), create it if needed, add each message not yet in the
-ledger in tree order, then finish it (status, dates, requestors — last, so that
-RT mails nobody). Every step is written to the ledger before it is tried; when a
-step's answer may have been lost, the backend is asked what it did
-(find_ticket / find_message) before the step is tried again.
+Retries and ledger writes live here, once, for every backend. For each thread:
+find its ticket (ledger by thread id, then by any message or ghost it holds, for
+incremental imports; when the ledger knows nothing, the destination decides with
+`lookup`), create it if needed, add each message the ticket does not hold yet in
+tree order, then finish it (status, dates, requestors — last, so that RT mails
+nobody). Every step is written to the ledger before it is tried; when a step's
+answer may have been lost, the backend is asked what it did (lookup /
+find_message) before the step is tried again.
+
+A thread the ledger records as finished stays finished: its ticket only ever
+gets comments (`incremental`) and its status is never set again, whatever failed
+in between. A thread the ledger knows complete costs no request at all.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from importer.errors import AuthError, BackendError
+from importer.errors import AuthError, BackendError, MismatchError
 from importer.ledger import Ledger
 from importer.records import MessageContent, MessageRecord, ThreadPlan, TicketRef
 
@@ -61,6 +66,10 @@ class Deliverer:
             progress: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
         """Deliver every plan; one thread's messages always in order, threads in parallel."""
         self.ledger.begin_delivery()
+        # Ask the destination about threads the ledger does not know, unless it holds just
+        # the tickets the ledger knows (none, on a first import): then no lookup is needed.
+        imported = getattr(self.backend, "imported_tickets", None)
+        self.lookups = imported is None or imported != self.ledger.ticket_count()
         if workers <= 1:
             outcomes = []
             for plan in plans:
@@ -77,7 +86,7 @@ class Deliverer:
     def thread(self, plan: ThreadPlan) -> Outcome:
         try:
             return self._thread(plan)
-        except AuthError:
+        except (AuthError, MismatchError):
             raise
         except BackendError as exc:
             if exc.transient:
@@ -87,12 +96,13 @@ class Deliverer:
                                    " command again when the destination answers",
                                    status=exc.status) from exc
             log.error("thread <%s>: %s", plan.id, exc)
+            # "failed" never overwrites "finished": the retry still only adds comments.
             self.ledger.set_thread(plan.id, None, "failed", str(exc))
             return Outcome(plan.id, None, error=str(exc))
 
     def _thread(self, plan: ThreadPlan) -> Outcome:
-        ticket_id, state = self.ledger.thread_state(plan.id)
-        if ticket_id is None:
+        ticket_id, state, finished = self.ledger.thread_state(plan.id)
+        if ticket_id is None and not self.ledger.fresh:
             # A later archive continuing an imported conversation: it holds some of the same
             # messages (found by content, so an imposter reusing a Message-ID is not one), or
             # replies to messages that only the earlier archive had (its ghosts here).
@@ -100,39 +110,40 @@ class Deliverer:
             ticket_id = (self.ledger.ticket_for_keys(keys)
                          or self.ledger.ticket_for_ids(g.message_id for g in plan.ghosts))
             if ticket_id is not None:
-                state = "done"   # an earlier run finished this ticket: append as incremental
-        ticket = TicketRef(self.backend.name, ticket_id) if ticket_id else None
+                finished = self.ledger.ticket_finished(ticket_id)
         pending = [p.record for p in plan.messages
                    if self.ledger.message_state(message_key(p.record, self.dedupe))[1] != "done"]
-        if ticket is not None and state == "done" and not pending:
-            return Outcome(plan.id, ticket)
-        created = False
+        if ticket_id is not None and finished and not pending:
+            return Outcome(plan.id, TicketRef(self.backend.name, ticket_id))   # no request
+        ticket, created, known = None, False, False
+        if ticket_id is not None:
+            ticket = TicketRef(self.backend.name, ticket_id)
+            owner = self.ledger.owner_of(ticket_id)
+            finished = self._attempt(lambda: self.backend.verify(ticket, owner),
+                                     what=f"reading ticket {ticket_id}") or finished
+        elif self.lookups or state is not None:
+            # The ledger knows nothing (lost, fresh, from another folder): the destination
+            # decides whether this thread was imported, before anything is created.
+            found = self._attempt(lambda: self.backend.lookup(plan), what="looking up the thread")
+            if found is not None:
+                ticket, finished = found.ticket, found.finished
         if ticket is None and not pending:
             return Outcome(plan.id, None, error="every message is already in another ticket")
         if ticket is None:
-            ticket = self._create(plan, pending.pop(0), recover=state in ("creating", "failed"))
-            created = True
-        finished_before = state == "done" and not created
+            ticket = self._create(plan, pending.pop(0))
+            created = known = True
+        added = int(created)
         for rec in pending:
-            self._add(plan, ticket, rec, incremental=finished_before)
-        self._attempt(lambda: self.backend.finish_ticket(ticket, plan, created=not finished_before),
+            added += self._add(plan, ticket, rec, incremental=finished, known=known)
+        self._attempt(lambda: self.backend.finish_ticket(ticket, plan, created=not finished),
                       what=f"finishing ticket {ticket.id}")
-        self.ledger.set_thread(plan.id, ticket.id, "done")
-        return Outcome(plan.id, ticket, created=created, added=len(pending) + created)
+        self.ledger.set_thread(plan.id, ticket.id, "done", finished=True,
+                               first_date=plan.first_date)
+        return Outcome(plan.id, ticket, created=created, added=added)
 
-    def _create(self, plan: ThreadPlan, first: MessageRecord, *, recover: bool) -> TicketRef:
+    def _create(self, plan: ThreadPlan, first: MessageRecord) -> TicketRef:
         content = self.load(first)
-        found = self.backend.find_ticket(plan) if recover else None
-        if found is not None:
-            entry = self.backend.find_message(found, content)
-            if entry is None:
-                entry = self._attempt(lambda: self.backend.add_message(found, content,
-                                                                       incremental=False),
-                                      what="adding the first message",
-                                      recover=lambda: self.backend.find_message(found, content))
-            self._record(plan, found, first, entry)
-            return found
-        self.ledger.set_thread(plan.id, None, "creating")
+        self.ledger.set_thread(plan.id, None, "creating", first_date=plan.first_date)
         ticket, entry = self._attempt(
             lambda: self.backend.create_ticket(plan, content), what="creating the ticket",
             recover=lambda: self._found_ticket(plan, content))
@@ -140,31 +151,41 @@ class Deliverer:
         return ticket
 
     def _found_ticket(self, plan, content):
-        ticket = self.backend.find_ticket(plan)
-        if ticket is None:
+        """After a lost create answer: the ticket it made, found the way a rerun finds it."""
+        found = self.backend.lookup(plan)
+        if found is None:
             return None
-        entry = self.backend.find_message(ticket, content)
-        return (ticket, entry) if entry is not None else None
+        entry = self.backend.find_message(found.ticket, content)
+        if entry is None:       # made, but not with this message: cannot happen on RT or here
+            entry = self.backend.add_message(found.ticket, content, incremental=found.finished)
+        return found.ticket, entry
 
     def _record(self, plan, ticket: TicketRef, rec: MessageRecord, entry: str) -> None:
         key = message_key(rec, self.dedupe)
         self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, "done",
-                                commit=False)
+                                date=rec.date, commit=False)
         self.ledger.set_thread(plan.id, ticket.id, "open")
 
-    def _add(self, plan, ticket: TicketRef, rec: MessageRecord, *, incremental: bool) -> None:
+    def _add(self, plan, ticket: TicketRef, rec: MessageRecord, *, incremental: bool,
+             known: bool) -> int:
+        """Add one message unless the ticket holds it already; 1 if it was added now.
+        `known`: the ticket was created by this run, so only a lost answer can hide one."""
         key = message_key(rec, self.dedupe)
         content = self.load(rec)
         entry = None
-        if self.ledger.message_state(key)[1] == "adding":   # an earlier answer was lost
-            entry = self.backend.find_message(ticket, content)
+        if not known or self.ledger.message_state(key)[1] == "adding":
+            entry = self._attempt(lambda: self.backend.find_message(ticket, content),
+                                  what=f"looking for <{rec.message_id}>")
+        added = entry is None
         if entry is None:
             self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, None, "adding")
             entry = self._attempt(
                 lambda: self.backend.add_message(ticket, content, incremental=incremental),
                 what=f"adding <{rec.message_id}>",
                 recover=lambda: self.backend.find_message(ticket, content))
-        self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, "done")
+        self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, "done",
+                                date=rec.date)
+        return int(added)
 
     def _attempt(self, call, *, what: str, recover=None):
         """Run `call`; on a transient failure back off, ask `recover` what happened, try again."""

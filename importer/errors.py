@@ -50,3 +50,7 @@ class AuthError(BackendError):
 
 class StoreError(ImporterError):
     """The local store or ledger file cannot be opened or is not ours."""
+
+
+class MismatchError(BackendError):
+    """The store and the destination disagree (another RT, queue or ticket): stops the run."""

@@ -28,21 +28,52 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS ledger_threads (
     destination TEXT NOT NULL, thread_id TEXT NOT NULL, ticket_id TEXT,
     state TEXT NOT NULL CHECK (state IN ('creating', 'open', 'done', 'failed')),
-    error TEXT, updated TEXT NOT NULL, PRIMARY KEY (destination, thread_id));
+    error TEXT, updated TEXT NOT NULL, finished INTEGER NOT NULL DEFAULT 0, first_date TEXT,
+    PRIMARY KEY (destination, thread_id));
 CREATE TABLE IF NOT EXISTS ledger_messages (
     destination TEXT NOT NULL, message_key TEXT NOT NULL, message_id TEXT NOT NULL,
     thread_id TEXT NOT NULL, ticket_id TEXT, entry_id TEXT,
-    state TEXT NOT NULL CHECK (state IN ('adding', 'done')),
+    state TEXT NOT NULL CHECK (state IN ('adding', 'done')), date TEXT,
     PRIMARY KEY (destination, message_key));
 CREATE TABLE IF NOT EXISTS quarantine (
     sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, idx INTEGER NOT NULL, offset INTEGER,
     reason TEXT NOT NULL, raw BLOB NOT NULL, first_seen TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ledger_messages_by_id ON ledger_messages (destination, message_id);
+CREATE INDEX IF NOT EXISTS ledger_threads_by_ticket ON ledger_threads (destination, ticket_id);
 """
+
+
+def _iso(when) -> str | None:
+    return when.isoformat() if when is not None else None
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# Columns added since the first release of the format; older stores get them on open.
+_ADDED = {"ledger_threads": (("finished", "INTEGER NOT NULL DEFAULT 0"), ("first_date", "TEXT")),
+          "ledger_messages": (("date", "TEXT"),)}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    for table, columns in _ADDED.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, decl in columns:
+            if name not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+
+
+def _readonly_views(conn: sqlite3.Connection) -> None:
+    """A read-only store written by an older version: temporary views (which SQLite resolves
+    before the file's own tables) add the missing columns, so reading needs no write."""
+    for table, columns in _ADDED.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        missing = [name for name, _ in columns if name not in have]
+        if have and missing:
+            extra = ", ".join(f"NULL AS {name}" if name != "finished" else "0 AS finished"
+                              for name in missing)
+            conn.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {extra} FROM main.{table}")
 
 
 def open_store(path: str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -67,8 +98,11 @@ def open_store(path: str, *, readonly: bool = False) -> sqlite3.Connection:
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            _migrate(conn)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
             conn.commit()
+        elif tables:
+            _readonly_views(conn)
         fmt = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a usable store ({exc})") from exc
@@ -92,17 +126,83 @@ class Ledger:
         this delivery is new, since a run holds each of them once: the per-message lookups
         are skipped until the next delivery. They cost 15% of a dry run.
         """
-        with self.lock:
-            self.fresh = not any(self.conn.execute(
-                f"SELECT 1 FROM {table} WHERE destination=? LIMIT 1",
-                (self.destination,)).fetchone()
-                for table in ("ledger_threads", "ledger_messages"))
+        self.fresh = self.is_empty()
 
     # -- reading -----------------------------------------------------------
-    def thread_state(self, thread_id: str) -> tuple[str | None, str | None]:
-        """(ticket id, state) recorded for a thread, or (None, None)."""
-        return self._pair("SELECT ticket_id, state FROM ledger_threads"
-                          " WHERE destination=? AND thread_id=?", thread_id)
+    def thread_state(self, thread_id: str) -> tuple[str | None, str | None, bool]:
+        """(ticket id, state, finished) recorded for a thread, or (None, None, False).
+
+        `finished` says that the ticket's status, dates and requestors were set once: from
+        then on it only ever gets comments, whatever fails later (a correspondence would
+        mail the requestors)."""
+        if self.fresh:
+            return None, None, False
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT ticket_id, state, finished FROM ledger_threads"
+                " WHERE destination=? AND thread_id=?", (self.destination, thread_id)).fetchone()
+        return (row[0], row[1], bool(row[2])) if row else (None, None, False)
+
+    def ticket_finished(self, ticket_id: str) -> bool:
+        """Whether any thread recorded for this ticket was finished."""
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT max(finished) FROM ledger_threads WHERE destination=? AND ticket_id=?",
+                (self.destination, ticket_id)).fetchone()
+        return bool(row and row[0])
+
+    def owner_of(self, ticket_id: str) -> str | None:
+        """The thread the ticket was made for (the first one recorded with it)."""
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT thread_id FROM ledger_threads WHERE destination=? AND ticket_id=?"
+                " ORDER BY rowid LIMIT 1", (self.destination, ticket_id)).fetchone()
+            if row is None:
+                row = self.conn.execute(
+                    "SELECT thread_id FROM ledger_messages WHERE destination=? AND ticket_id=?"
+                    " ORDER BY rowid LIMIT 1", (self.destination, ticket_id)).fetchone()
+        return row[0] if row else None
+
+    def ticket_count(self) -> int:
+        """How many tickets the ledger knows for this destination."""
+        with self.lock:
+            return self.conn.execute(
+                "SELECT count(DISTINCT ticket_id) FROM ledger_threads WHERE destination=?",
+                (self.destination,)).fetchone()[0]
+
+    def is_empty(self) -> bool:
+        """Nothing recorded for this destination."""
+        with self.lock:
+            return not any(self.conn.execute(
+                f"SELECT 1 FROM {table} WHERE destination=? LIMIT 1",
+                (self.destination,)).fetchone() for table in ("ledger_threads", "ledger_messages"))
+
+    def bind(self, identity: str | None, store: str) -> None:
+        """Record which destination this store belongs to; refuse another one.
+
+        A store is a cache of what one RT queue holds. Trusted against another RT at the
+        same URL (reinstalled, restored, a test server) it would call threads "already
+        present" that are not, and append replies to strangers' tickets."""
+        if identity is None:
+            return
+        key = f"identity:{self.destination}"
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+            if row is None:
+                if not self.readonly:
+                    self.conn.execute("INSERT INTO meta VALUES (?, ?)", (key, identity))
+                    self.conn.commit()
+                return
+        if row[0] != identity:
+            raise StoreError(f"{store} belongs to {row[0]}, but the destination now is "
+                             f"{identity}: use a new --store for it (the tickets already "
+                             "there are found again), or delete the old store if that RT is gone")
+
+    def identity(self) -> str | None:
+        with self.lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key=?",
+                                    (f"identity:{self.destination}",)).fetchone()
+        return row[0] if row else None
 
     def ticket_for_keys(self, keys) -> str | None:
         """The ticket already holding any of these messages (by content key)."""
@@ -163,21 +263,34 @@ class Ledger:
                 self.conn.commit()
 
     def set_thread(self, thread_id: str, ticket_id: str | None, state: str,
-                   error: str | None = None, *, commit: bool = True) -> None:
+                   error: str | None = None, *, finished: bool = False, first_date=None,
+                   commit: bool = True) -> None:
+        """Record a thread's step. A finished ticket stays finished ("failed" after it only
+        says that a later addition failed), and its ticket id is never forgotten."""
         self._write(
-            "INSERT INTO ledger_threads VALUES (?,?,?,?,?,?) ON CONFLICT (destination, thread_id)"
-            " DO UPDATE SET ticket_id=coalesce(excluded.ticket_id, ticket_id), state=excluded.state,"
-            " error=excluded.error, updated=excluded.updated",
-            (self.destination, thread_id, ticket_id, state, error, _now()), commit=commit)
+            "INSERT INTO ledger_threads (destination, thread_id, ticket_id, state, error,"
+            " updated, finished, first_date) VALUES (?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (destination, thread_id) DO UPDATE SET"
+            " ticket_id=coalesce(excluded.ticket_id, ticket_id),"
+            " state=CASE WHEN finished AND excluded.state IN ('creating') THEN state"
+            " ELSE excluded.state END,"
+            " error=excluded.error, updated=excluded.updated,"
+            " finished=max(finished, excluded.finished),"
+            " first_date=coalesce(excluded.first_date, first_date)",
+            (self.destination, thread_id, ticket_id, state, error, _now(), int(finished),
+             _iso(first_date)), commit=commit)
 
     def set_message(self, key: str, message_id: str, thread_id: str, ticket_id: str | None,
-                    entry_id: str | None, state: str, *, commit: bool = True) -> None:
+                    entry_id: str | None, state: str, *, date=None, commit: bool = True) -> None:
         self._write(
-            "INSERT INTO ledger_messages VALUES (?,?,?,?,?,?,?) ON CONFLICT (destination, message_key)"
+            "INSERT INTO ledger_messages (destination, message_key, message_id, thread_id,"
+            " ticket_id, entry_id, state, date) VALUES (?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (destination, message_key)"
             " DO UPDATE SET ticket_id=excluded.ticket_id, entry_id=excluded.entry_id,"
-            " state=excluded.state, thread_id=excluded.thread_id",
-            (self.destination, key, message_id, thread_id, ticket_id, entry_id, state),
-            commit=commit)
+            " state=excluded.state, thread_id=excluded.thread_id,"
+            " date=coalesce(excluded.date, date)",
+            (self.destination, key, message_id, thread_id, ticket_id, entry_id, state,
+             _iso(date)), commit=commit)
 
     def keep_quarantined(self, source, reason: str, sha256: str, raw: bytes) -> None:
         """Keep the raw bytes of what could not be imported, once per content."""
@@ -212,6 +325,24 @@ class Ledger:
             self.conn.commit()
 
 
+def dates_for(conn: sqlite3.Connection, destination: str):
+    """(ticket id, first date, [(entry id, date)...]) for every ticket of a destination, from
+    the ledger: the original dates a server-side step can give RT's own history."""
+    tickets: dict[str, list] = {}
+    for tid, first in conn.execute(
+            "SELECT ticket_id, min(first_date) FROM ledger_threads WHERE destination=?"
+            " AND ticket_id IS NOT NULL GROUP BY ticket_id", (destination,)):
+        tickets[tid] = [first, []]
+    for tid, entry, date in conn.execute(
+            "SELECT ticket_id, entry_id, date FROM ledger_messages WHERE destination=?"
+            " AND state='done' AND ticket_id IS NOT NULL AND entry_id IS NOT NULL"
+            " ORDER BY rowid", (destination,)):
+        tickets.setdefault(tid, [None, []])[1].append((entry, date))
+    for tid in sorted(tickets, key=lambda t: (len(t), t)):
+        first, entries = tickets[tid]
+        yield tid, first, entries
+
+
 def summarize(conn: sqlite3.Connection) -> dict:
     """What the ledger knows, for `archive-import status`."""
     runs = [dict(zip(("id", "started", "finished", "command", "destination", "outcome",
@@ -233,4 +364,7 @@ def summarize(conn: sqlite3.Connection) -> dict:
     messages = dict(conn.execute(
         "SELECT destination, count(*) FROM ledger_messages WHERE state='done'"
         " GROUP BY destination").fetchall())
-    return {"runs": runs, "threads": threads, "messages": messages, "failures": failures}
+    identities = {row[0][len("identity:"):]: row[1] for row in conn.execute(
+        "SELECT key, value FROM meta WHERE key LIKE 'identity:%'")}
+    return {"runs": runs, "threads": threads, "messages": messages, "failures": failures,
+            "identities": identities}

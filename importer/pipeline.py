@@ -7,9 +7,11 @@ the whole control flow of a run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
+import os
 import time
 from dataclasses import dataclass, replace
 
@@ -18,6 +20,7 @@ from importer.config import Config
 from importer.dedupe import Deduper
 from importer.deliver import Deliverer, RetryPolicy
 from importer.ledger import Ledger, open_store
+from importer.lock import destination_lock, store_lock
 from importer.parse import parse_record
 from importer.plan import build_plans
 from importer.errors import BackendError, ConfigError
@@ -40,16 +43,36 @@ class RunResult:
 
 def run(cfg: Config, sources: list[str], *, command: str, store: str, report: str | None,
         quiet: bool = False) -> RunResult:
-    started = time.monotonic()
+    """One run, holding the store (and an RT destination) for itself: a second run at the
+    same time would create the same tickets again."""
     dry = command == "dry-run" or cfg.backend.kind == "dry-run"
+    destination = destination_for(cfg)
+    with contextlib.ExitStack() as held:
+        if not dry or os.path.exists(store):
+            held.enter_context(store_lock(store).acquire(required=not dry))
+        if not dry and cfg.backend.kind == "rt":
+            held.enter_context(destination_lock(destination).acquire(required=False))
+        return _run(cfg, sources, command=command, store=store, report=report, quiet=quiet,
+                    dry=dry, destination=destination)
+
+
+def _run(cfg: Config, sources: list[str], *, command: str, store: str, report: str | None,
+         quiet: bool, dry: bool, destination: str) -> RunResult:
+    started = time.monotonic()
     conn = open_store(store, readonly=dry)
-    ledger = Ledger(conn, destination_for(cfg), readonly=dry)
+    ledger = Ledger(conn, destination, readonly=dry)
     dedupe = "true" if cfg.dedupe.enabled else "false"
     if ledger.pin("dedupe.enabled", dedupe) != dedupe:
         raise ConfigError(cfg.source, "dedupe.enabled", f"{store} was filled with dedupe.enabled"
                           f" {'false' if cfg.dedupe.enabled else 'true'}; changing it would"
                           " import every message again (use another --store)")
     backend = make_backend(cfg, conn, dry_run=dry)
+    try:
+        # Before hours of reading: is the destination there, and is this store its own?
+        ledger.bind(backend.open(), store)
+    except BaseException:
+        backend.close()
+        raise
     run_id = ledger.start_run(command, sources)
     try:
         with Archive(sources) as archive:
@@ -89,6 +112,9 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
                               for p, o in zip(plans, outcomes)),
                      extra={"files": [dataclasses.asdict(f) for f in archive.files],
                             "delivery": {"command": command, "backend": backend.name, **counts,
+                                         "destination": destination,
+                                         **({"rt": backend.facts()} if backend.name == "rt"
+                                            else {}),
                                          "failures": [{"thread": o.thread_id, "error": o.error}
                                                       for o in outcomes if o.error]}})
     conn.close()

@@ -13,11 +13,20 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from importer.backends.rt import make_client
+from importer.backends.rt import KEY_FIELD, custom_fields, make_client, queue_identity
 from importer.errors import AuthError, BackendError
 from importer.rtclient import RTClient, auth_from_env, clean_base_url
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """What `check` needs of the store: its path, what it knows, whose it is."""
+
+    path: str
+    tickets: int              # tickets the ledger knows for this destination
+    identity: str | None      # the destination it was filled against
 
 
 @dataclass(frozen=True)
@@ -27,7 +36,8 @@ class CheckResult:
     detail: str
 
 
-def run_check(cfg_rt, *, create_queue: bool, env: Mapping[str, str] = os.environ) -> list[CheckResult]:
+def run_check(cfg_rt, *, create_queue: bool, env: Mapping[str, str] = os.environ,
+              store: StoreView | None = None) -> list[CheckResult]:
     results = _check_url(cfg_rt, env)
     if any(r.ok is False for r in results):
         return results
@@ -42,8 +52,13 @@ def run_check(cfg_rt, *, create_queue: bool, env: Mapping[str, str] = os.environ
             return results
         queue = _check_queue(client, cfg_rt.queue, create_queue, results)
         if queue is not None:
+            results += _check_fields(client, queue, cfg_rt, create_queue)
             results += _check_rights(client, queue, superuser=superuser)
             results += _check_watchers(queue)
+            if not any(r.ok is False for r in results):
+                results += _check_dates(client, queue)
+            if store is not None:
+                results += _check_store(client, queue, cfg_rt, store)
         results.append(CheckResult(
             "scrips", None,
             "REST 2 of RT 5.0 cannot list scrips. With RT's default scrips this importer mails "
@@ -187,3 +202,113 @@ def _member_name(member: Any) -> str:
     if isinstance(member, dict):
         return str(member.get("id", "?"))[:100]
     return str(member)[:100]
+
+
+def ensure_fields(client: RTClient, queue_id: str, key_field: str = KEY_FIELD,
+                  date_field: str | None = None) -> list[str]:
+    """Create the ticket custom fields the import uses, applied to the queue; the names made.
+
+    RT::CustomField::Create applies a new field to the queue given as `Queue` (its
+    "compat code"), so one REST 2 request per field does it."""
+    have = custom_fields(client, queue_id)
+    made = []
+    wanted = [(key_field, "Freeform", "Archive import: the key that finds this ticket again")]
+    if date_field:
+        wanted.append((date_field, "DateTime", "Archive import: the conversation's first date"))
+    for name, kind, description in wanted:
+        if name.lower() in have:
+            continue
+        client.post("/customfield", {"Name": name, "Type": kind, "MaxValues": 1,
+                                     "LookupType": "RT::Queue-RT::Ticket",
+                                     "Queue": int(queue_id), "Description": description})
+        made.append(name)
+    if made and key_field.lower() not in custom_fields(client, queue_id):
+        raise BackendError(f"custom field {key_field!r} was created but does not apply to the"
+                           " queue: apply it under Admin > Custom Fields > Applies to")
+    return made
+
+
+def _check_fields(client: RTClient, queue: dict, cfg_rt, create: bool) -> list[CheckResult]:
+    qid = str(queue.get("id"))
+    out = []
+    if create:
+        try:
+            made = ensure_fields(client, qid, cfg_rt.key_field, cfg_rt.date_field or None)
+        except BackendError as exc:
+            return [CheckResult("key field", False, f"could not create it: {exc}")]
+        if made:
+            out.append(CheckResult("custom fields", True, "created: " + ", ".join(made)))
+    try:
+        have = custom_fields(client, qid)
+    except BackendError as exc:
+        return out + [CheckResult("key field", False, f"custom fields not readable: {exc}")]
+    key = cfg_rt.key_field
+    out.append(CheckResult(
+        "key field", key.lower() in have,
+        f"ticket custom field {key!r} applies to the queue (finds tickets again without the store)"
+        if key.lower() in have else
+        f"no ticket custom field {key!r} on this queue: --create-queue creates it, or an admin"
+        f" creates it (Admin > Custom Fields > Create: Freeform, one value, applies to tickets,"
+        f" then Applies to this queue; the import user needs SeeCustomField and"
+        f" ModifyCustomField on it)"))
+    if cfg_rt.date_field:
+        present = cfg_rt.date_field.lower() in have
+        out.append(CheckResult(
+            "date field", True if present else None,
+            f"{cfg_rt.date_field!r} will hold each thread's first date" if present else
+            f"no {cfg_rt.date_field!r} custom field: each ticket's first date goes to Started only"
+            " (--create-queue creates it: DateTime, one value)"))
+    return out
+
+
+PROBE_DATE = "2001-02-03 04:05:06"
+
+
+def _check_dates(client: RTClient, queue: dict) -> list[CheckResult]:
+    """One probe: does this RT keep a historical Created given over REST 2?
+
+    Debian 12's request-tracker5 5.0.3+dfsg-3~deb12u7 drops it silently
+    (RT::REST2::Resource::Record::Writable::immutable_fields); earlier and later
+    builds keep it. The probe ticket has no requestor (nobody is mailed) and is
+    deleted at once."""
+    try:
+        answer = client.post("/ticket", {
+            "Queue": queue.get("id"), "Subject": "archive-import check: date probe (deleted)",
+            "Created": PROBE_DATE, "Content": "A probe of archive-import check; safe to ignore.",
+            "ContentType": "text/plain"})
+        tid = str((answer.body or {}).get("id") or "")
+        got = str((client.get(f"/ticket/{tid}").body or {}).get("Created") or "")
+        client.put(f"/ticket/{tid}", {"Status": "deleted"})
+    except BackendError as exc:
+        return [CheckResult("dates", None, f"could not probe whether RT keeps Created: {exc}")]
+    if got == PROBE_DATE.replace(" ", "T") + "Z":
+        return [CheckResult("dates", True, "this RT keeps historical Created dates: tickets show"
+                            " their thread's first date as Created")]
+    return [CheckResult("dates", True, "this RT ignores Created over REST 2 (it shows the import"
+                        " time): each ticket's first date goes to Started (and the date field);"
+                        " to fix RT's own history afterwards run contrib/rt-import-dates on the"
+                        " RT host (README, \"Original dates in RT's history\")")]
+
+
+def _check_store(client: RTClient, queue: dict, cfg_rt, store: StoreView) -> list[CheckResult]:
+    """An empty store against a queue that already holds imported tickets is worth a word:
+    a run finds them in RT (one lookup per thread), but it may be the wrong store."""
+    mine = queue_identity(client.base_url, cfg_rt.queue, queue.get("id"), queue.get("Created"))
+    if store.identity is not None and store.identity != mine:
+        return [CheckResult("store", False, f"{store.path} belongs to {store.identity}, not to"
+                            f" {mine}: use a new --store for this RT")]
+    have = custom_fields(client, str(queue.get("id")))
+    key = have.get(cfg_rt.key_field.lower())
+    if key is None:
+        return []
+    found = client.get("/tickets", {"query": f"Queue = {queue.get('id')} AND CF.{{{key[0]}}}"
+                                             " IS NOT NULL", "per_page": 1}).body or {}
+    imported = found.get("total") if isinstance(found.get("total"), int) else len(
+        found.get("items") or [])
+    if store.tickets == 0 and imported:
+        return [CheckResult("store", None, f"{store.path} knows no ticket, but the queue already"
+                            f" holds {imported}{'+' if imported == 1 and not found.get('total') else ''}"
+                            " imported tickets: a run finds them again in RT (one request per"
+                            " thread); if you have the store of that import, use it (--store)")]
+    return [CheckResult("store", True, f"{store.path}: {store.tickets} tickets known, "
+                        f"{imported} imported tickets in the queue")]

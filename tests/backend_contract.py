@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from importer.backends.base import Found
 from importer.deliver import Deliverer, RetryPolicy
 from importer.errors import BackendError
 from importer.records import (Attachment, DateSource, Link, MessageContent, MessageRecord,
@@ -160,12 +161,18 @@ class BackendContract:
         assert ("Zoë's invoice.pdf", "application/pdf") in names
         assert ("photo.png", "image/png") in names
 
-    def test_find_ticket_and_message_after_the_fact(self, backend, thread3):
-        assert backend.find_ticket(thread3) is None
+    def test_lookup_and_find_message_after_the_fact(self, backend, thread3):
+        backend.open()
+        assert backend.lookup(thread3) is None
         ticket, _ = backend.create_ticket(thread3, self.msgs[0])
-        assert backend.find_ticket(thread3) == ticket
+        assert backend.lookup(thread3) == Found(ticket, False)
         assert backend.find_message(ticket, self.msgs[0]) is not None
         assert backend.find_message(ticket, self.msgs[1]) is None
+        for m in self.msgs[1:]:
+            backend.add_message(ticket, m, incremental=False)
+        backend.finish_ticket(ticket, thread3, created=True)
+        assert backend.lookup(thread3) == Found(ticket, True)
+        assert backend.verify(ticket, thread3.id) is True
 
     def test_incremental_append_keeps_status(self, backend, view, thread3):
         ticket = self._deliver(backend, thread3)
@@ -196,7 +203,7 @@ class BackendContract:
         out = self._driver(flaky, ledger, self.msgs).run([thread3])
         assert out[0].error is None
         assert {name for name, _ in flaky.lost} == {"create_ticket", "add_message"}
-        assert backend.find_ticket(thread3) == out[0].ticket
+        assert backend.lookup(thread3).ticket == out[0].ticket
         entries = view(backend, out[0].ticket).entries
         assert [e.message_id for e in entries] == [m.message_id for m in self.msgs]
 
@@ -214,3 +221,73 @@ class BackendContract:
         assert not out[0].created and out[0].added == 1
         seen = view(backend, out[0].ticket)
         assert len(seen.entries) == 4 and seen.status == "resolved"
+
+    def test_a_lost_ledger_finds_the_ticket_again(self, backend, view, ledger, thread3,
+                                                  tmp_path):
+        """The destination, not the ledger, decides: a fresh ledger creates nothing twice."""
+        from importer.ledger import Ledger, open_store
+        first = self._driver(backend, ledger, self.msgs).run([thread3])
+        conn = open_store(str(tmp_path / "fresh-ledger.sqlite"))
+        fresh = Ledger(conn, ledger.destination)
+        again = self._driver(backend, fresh, self.msgs).run([thread3])
+        conn.close()
+        assert again[0].error is None and not again[0].created and again[0].added == 0
+        assert again[0].ticket == first[0].ticket
+        assert len(view(backend, first[0].ticket).entries) == 3
+
+    def test_a_finished_ticket_stays_finished_after_a_failed_addition(self, backend, view,
+                                                                      ledger, thread3):
+        """An addition to a finished ticket that fails must not make the retry treat the
+        ticket as new: it stays finished, additions are comments, status is not set again."""
+        self._driver(backend, ledger, self.msgs).run([thread3])
+        reply = replace(make_message(6), subject="Re: Printer on fire")
+        grown = make_plan(self.msgs + [reply])
+        failing = FailOnce(backend, "add_message")
+        out = self._driver(failing, ledger, self.msgs + [reply]).run([grown])
+        assert out[0].error is not None
+        assert ledger.thread_state(grown.id)[2] is True        # still finished
+        calls = RecordCalls(backend)
+        out = self._driver(calls, ledger, self.msgs + [reply]).run([grown])
+        assert out[0].error is None and out[0].added == 1
+        assert [c for c in calls.calls if c[0] == "add_message"] == [("add_message", True)]
+        assert ("finish_ticket", False) in calls.calls
+        seen = view(backend, out[0].ticket)
+        assert len(seen.entries) == 4 and seen.status == "resolved"
+
+
+class FailOnce:
+    """Wraps a backend: the first call of `name` fails for good (not transient)."""
+
+    def __init__(self, inner, name):
+        self.inner, self.name, self.failed = inner, name, False
+
+    def __getattr__(self, attr):
+        value = getattr(self.inner, attr)
+        if attr != self.name or self.failed:
+            return value
+
+        def call(*args, **kwargs):
+            self.failed = True
+            raise BackendError("injected failure", status=500)
+        return call
+
+
+class RecordCalls:
+    """Wraps a backend and records add_message(incremental) and finish_ticket(created)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, attr):
+        value = getattr(self.inner, attr)
+        if attr == "add_message":
+            def add(ticket, msg, *, incremental):
+                self.calls.append(("add_message", incremental))
+                return value(ticket, msg, incremental=incremental)
+            return add
+        if attr == "finish_ticket":
+            def finish(ticket, plan, *, created):
+                self.calls.append(("finish_ticket", created))
+                return value(ticket, plan, created=created)
+            return finish
+        return value

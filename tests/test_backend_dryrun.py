@@ -36,5 +36,5 @@ def test_dry_run_ledger_writes_nothing(tmp_path):
     path = tmp_path / "never.sqlite"
     ledger = Ledger(open_store(str(path), readonly=True), "local:archive", readonly=True)
     ledger.set_thread("t", "1", "done")
-    assert ledger.thread_state("t") == (None, None)
+    assert ledger.thread_state("t") == (None, None, False)
     assert not path.exists()

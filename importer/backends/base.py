@@ -1,45 +1,73 @@
 """The Backend protocol every ticket destination implements.
 
-Retries, ledger writes and progress live once, in the pipeline driver
-(importer/deliver.py); a backend only talks to its destination. The driver
-calls, for each thread not yet complete in the ledger:
+Retries, ledger writes and progress live once, in the delivery driver
+(importer/deliver.py); a backend only talks to its destination. The ledger is a
+cache of what the destination holds, never the only truth: the destination
+decides whether a thread is already imported (`lookup`), and whether a ticket
+the ledger names is still the one it made (`verify`). For each thread not yet
+complete in the ledger the driver calls:
 
-    create_ticket(plan, first)            -> (ticket, entry id)   # new thread
+    lookup(plan)                          -> Found | None        # ledger knows nothing
+    verify(ticket, owner)                 -> finished?           # ledger names a ticket
+    create_ticket(plan, first)            -> (ticket, entry id)  # new thread
+    find_message(ticket, msg)             -> entry id | None     # is it there already?
     add_message(ticket, msg, ...)         -> entry id            # each further message
     finish_ticket(ticket, plan, ...)      # status, dates, requestors: last
 
-When the ledger shows that a create or add was started but its answer was
-lost (timeout, crash), the driver asks `find_ticket` / `find_message` what
-the destination actually did before trying again, so nothing is created twice.
+A ticket once finished (status, dates and requestors set) is only ever given
+comments and never has its status set again: on RT, a correspondence on a
+ticket with requestors mails them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from importer.records import MessageContent, ThreadPlan, TicketRef
 
 
+@dataclass(frozen=True)
+class Found:
+    """A ticket the destination holds for a thread, and whether it was finished."""
+
+    ticket: TicketRef
+    finished: bool
+
+
 @runtime_checkable
 class Backend(Protocol):
     name: str          # "local" | "rt" | "dry-run": goes into the report's ticket.backend
-    writes: bool       # False for the dry run: the driver then writes no ledger either
+    needs_content: bool  # False for the dry run: it is handed header-only content
+
+    def open(self) -> str | None:
+        """Check the destination before anything is read; return its identity (recorded in
+        the store, which is then refused against any other), or None when the store is the
+        destination itself. Raises BackendError when the import cannot work."""
+
+    def lookup(self, plan: ThreadPlan) -> Found | None:
+        """The ticket the destination already holds for this thread (made for it, or for a
+        thread that one of its messages started), at most one request; None if none."""
+
+    def verify(self, ticket: TicketRef, owner: str | None) -> bool:
+        """Before appending to a ticket the ledger names: check it is in the configured queue
+        and was made for thread `owner` (raise MismatchError if not); return finished."""
 
     def create_ticket(self, plan: ThreadPlan, first: MessageContent) -> tuple[TicketRef, str]:
         """Create the ticket for `plan` holding its first message; no one may be mailed."""
 
     def add_message(self, ticket: TicketRef, msg: MessageContent, *, incremental: bool) -> str:
-        """Append one message. `incremental` when the ticket was finished by an earlier run."""
+        """Append one message. `incremental` (a finished ticket): only ever as a comment."""
 
     def finish_ticket(self, ticket: TicketRef, plan: ThreadPlan, *, created: bool) -> None:
-        """Set status, historical dates and requestors. `created` is False on incremental runs,
-        where status must be left as it was."""
-
-    def find_ticket(self, plan: ThreadPlan) -> TicketRef | None:
-        """After a lost answer: the ticket an earlier create made for `plan`, if any."""
+        """Set status, historical dates and requestors. `created` is False for a ticket
+        finished before, whose status must be left as it is."""
 
     def find_message(self, ticket: TicketRef, msg: MessageContent) -> str | None:
-        """After a lost answer: the entry an earlier add made for `msg`, if any."""
+        """The entry an earlier add made for `msg`, if any (after a lost answer or ledger)."""
+
+    def facts(self) -> dict:
+        """What the report records about the destination (e.g. whether RT keeps dates)."""
 
     def close(self) -> None:
         """Release connections and files."""

@@ -10,16 +10,15 @@ import hashlib
 import itertools
 import threading
 
+from importer.backends.base import Found
 from importer.records import MessageContent, ThreadPlan, TicketRef
 
 
 class DryRunBackend:
     name = "dry-run"
-    writes = False
     # The driver hands a dry run header-only content: reading every body would make the
     # review pass as slow as the import itself.
     needs_content = False
-    destination = "dry-run"
 
     def __init__(self, *, status: str = "resolved"):
         self.status = status
@@ -48,12 +47,24 @@ class DryRunBackend:
                 t.update(status=self.status, requestors=plan.requestors,
                          created=plan.first_date, resolved=plan.last_date)
 
-    def find_ticket(self, plan: ThreadPlan) -> TicketRef | None:
+    def open(self) -> None:
+        return None
+
+    def facts(self) -> dict:
+        return {}
+
+    def lookup(self, plan: ThreadPlan) -> Found | None:
         with self._lock:
             for tid, t in self.tickets.items():
                 if t.get("thread_id") == plan.id:
-                    return TicketRef(self.name, tid)
+                    return Found(TicketRef(self.name, tid), t["status"] != "open")
         return None
+
+    def verify(self, ticket: TicketRef, owner: str | None) -> bool:
+        """A ticket an earlier real run made: the dry run cannot look, the ledger knows."""
+        with self._lock:
+            t = self.tickets.get(ticket.id)
+        return bool(t) and t["status"] != "open"
 
     def find_message(self, ticket: TicketRef, msg: MessageContent) -> str | None:
         digest = hashlib.sha256(msg.raw).hexdigest()

@@ -13,6 +13,8 @@ import hashlib
 import json
 import sqlite3
 
+from importer.backends.base import Found
+from importer.errors import MismatchError
 from importer.records import MessageContent, ThreadPlan, TicketRef
 
 SCHEMA = """
@@ -42,14 +44,18 @@ class LocalBackend:
     """Backend protocol over the store's SQLite connection."""
 
     name = "local"
-    writes = True
     needs_content = True
 
     def __init__(self, conn: sqlite3.Connection, *, queue: str = "archive",
                  status: str = "resolved"):
         self.conn, self.queue, self.status = conn, queue, status
         self.conn.executescript(SCHEMA)
-        self.destination = f"local:{queue}"
+
+    def open(self) -> None:
+        return None        # the store is the destination: it cannot belong to another
+
+    def facts(self) -> dict:
+        return {}
 
     def create_ticket(self, plan: ThreadPlan, first: MessageContent) -> tuple[TicketRef, str]:
         # Created but still "open" with no requestors until finish_ticket: the same order the
@@ -98,9 +104,18 @@ class LocalBackend:
                 " WHERE id=? AND resolved IS NOT NULL", (_iso(plan.last_date), int(ticket.id)))
         self.conn.commit()
 
-    def find_ticket(self, plan: ThreadPlan) -> TicketRef | None:
-        row = self.conn.execute("SELECT id FROM tickets WHERE thread_id=?", (plan.id,)).fetchone()
-        return TicketRef(self.name, str(row[0])) if row else None
+    def lookup(self, plan: ThreadPlan) -> Found | None:
+        row = self.conn.execute("SELECT id, status FROM tickets WHERE thread_id=? AND queue=?",
+                                (plan.id, self.queue)).fetchone()
+        return Found(TicketRef(self.name, str(row[0])), row[1] != "open") if row else None
+
+    def verify(self, ticket: TicketRef, owner: str | None) -> bool:
+        row = self.conn.execute("SELECT thread_id, queue, status FROM tickets WHERE id=?",
+                                (int(ticket.id),)).fetchone()
+        if row is None or row[1] != self.queue or (owner is not None and row[0] != owner):
+            raise MismatchError(f"local ticket {ticket.id} is not the one the ledger names"
+                                f" for thread <{owner}>", ticket=ticket.id)
+        return row[2] != "open"
 
     def find_message(self, ticket: TicketRef, msg: MessageContent) -> str | None:
         row = self.conn.execute(

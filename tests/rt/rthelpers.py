@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
+import re
+import sys
 from datetime import datetime
 
 from importer.backends.rt import RTBackend
@@ -64,3 +67,55 @@ def rt_datetime(value):
     if not value or value.startswith("1970"):
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def tickets_in(reader, queue):
+    """The imported tickets of a queue (check's date probe, deleted at once, is not one)."""
+    return {t["id"]: reader.ticket(t["id"])
+            for t in reader.items("/tickets", query=f"Queue = '{queue}' AND Status != 'deleted'")}
+
+
+def check_state(reader, queue, report, *, message_lines: bool):
+    """What RT holds is exactly what the report says, message for message."""
+    tickets = tickets_in(reader, queue)
+    threads = {t["ticket"]["id"]: t for t in report["threads"]}
+    assert set(tickets) == set(threads)
+    assert len(tickets) == report["summary"]["threads"]
+    for tid, thread in threads.items():
+        t = tickets[tid]
+        assert t["Status"] == "resolved"
+        assert {r["id"] for r in t.get("Requestor", [])} == set(thread["requestors"])
+        assert rt_datetime(t["Started"]) == datetime.fromisoformat(thread["first_date"])
+        assert rt_datetime(t["Resolved"]) == datetime.fromisoformat(thread["last_date"])
+        assert len(reader.transactions(tid)) == len(thread["messages"])
+        if message_lines:
+            texts = [reader.content(a["id"]).decode("utf-8", "replace")
+                     for a in reader.attachments(tid)
+                     if a["ContentType"] == "text/plain" and not a["Filename"]]
+            ids = [m for text in texts for m in re.findall(r"^Message-ID: <(.*)>$", text, re.M)]
+            assert sorted(ids) == sorted(m["message_id"] for m in thread["messages"])
+
+
+def generate(path, threads: int) -> int:
+    """An mbox of `threads` conversations of 1-3 messages from a pool of correspondents."""
+    rnd, count = random.Random(5), 0
+    with open(path, "wb") as fp:
+        for t in range(threads):
+            sender = f"person{rnd.randrange(threads // 3)}@example.net"
+            previous = None
+            for i in range(rnd.choice((1, 1, 2, 3))):
+                who = sender if i % 2 == 0 else "alice@example.org"
+                mid = f"t{t}.m{i}@example.net"
+                refs = f"In-Reply-To: <{previous}>\nReferences: <{previous}>\n" if previous else ""
+                day, hour = 1 + t % 28, 8 + i
+                fp.write((f"From {who} Mon Mar  2 10:00:00 2015\nFrom: {who}\nTo: hello@example.org\n"
+                          f"Subject: {'Re: ' if i else ''}Order {t}\nMessage-ID: <{mid}>\n{refs}"
+                          f"Date: Mon, {day} Mar 2015 {hour:02d}:{t % 60:02d}:00 +0000\n\n"
+                          f"Message {i} of conversation {t}: caf\u00e9.\n\n").encode())
+                previous, count = mid, count + 1
+    return count
+
+
+def importer_command(config, store, report, *sources):
+    return [sys.executable, "-m", "importer", "run", "--quiet", "--config", str(config),
+            "--store", str(store), "--report", str(report), *map(str, sources)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,6 +23,8 @@ import time
 import requests
 
 RT_SERVER = "/usr/share/request-tracker5/libexec/rt-server"
+RT_LIB = "/usr/share/request-tracker5/lib"
+WRITABLE = "RT/REST2/Resource/Record/Writable.pm"
 SETUP_DB = "rt-setup-database-5"
 ROOT_USER, ROOT_PASSWORD = "root", "password"   # RT's initial superuser (etc/initialdata)
 
@@ -65,13 +68,14 @@ def free_port() -> int:
 class RTServer:
     """Start with `start()`, stop with `stop()`; `url`, `auth`, `mail_count()` in between."""
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, *, keeps_created: bool = False):
         self.dir = tempfile.mkdtemp(prefix="rt-test-")
         self.var = os.path.join(self.dir, "var")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.auth = (ROOT_USER, ROOT_PASSWORD)
         self.workers = workers
+        self.keeps_created = keeps_created
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(self.dir, "rt-server.log")
 
@@ -92,7 +96,7 @@ class RTServer:
                               capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"rt-setup-database failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
-        cmd = [RT_SERVER, "--port", str(self.port)]
+        cmd = [self._server_program(), "--port", str(self.port)]
         if self.workers:
             cmd += ["--max-workers", str(self.workers)]
         log = open(self.log_path, "wb")
@@ -101,6 +105,36 @@ class RTServer:
         log.close()
         self._wait(timeout)
         return self
+
+    def _server_program(self) -> str:
+        """Debian's rt-server; for `keeps_created`, a copy that first loads a private
+        Writable.pm without Created/Creator among the fields REST 2 drops (RT builds before
+        Debian's deb12u7, and upstream's, keep them). Nothing outside self.dir changes."""
+        if not self.keeps_created:
+            return RT_SERVER
+        lib = os.path.join(self.dir, "lib")
+        target = os.path.join(lib, WRITABLE)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(os.path.join(RT_LIB, WRITABLE)) as f:
+            code = f.read()
+        patched = re.sub(r"return qw\(id Creator Created LastUpdated LastUpdatedBy\);",
+                         "return qw(id LastUpdated LastUpdatedBy);", code)
+        if patched == code:
+            raise RuntimeError(f"{WRITABLE}: immutable_fields not as expected")
+        with open(target, "w") as f:
+            f.write(patched)
+        with open(RT_SERVER) as f:
+            server = f.read()
+        # Entries of @libs are unshifted onto @INC in turn: the last one comes first.
+        server, n = re.subn(r"my @libs = \(([^)]*)\);", lambda m: f'my @libs = ({m.group(1)}, "{lib}");',
+                            server, count=1)
+        if n != 1:
+            raise RuntimeError("rt-server has no `my @libs = (...)` list to extend")
+        program = os.path.join(self.dir, "rt-server")
+        with open(program, "w") as f:
+            f.write(server)
+        os.chmod(program, 0o755)
+        return program
 
     def _wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

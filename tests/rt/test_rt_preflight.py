@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from importer.backends.rt import DATE_FIELD, KEY_FIELD
 from importer.preflight import run_check
 
 
@@ -20,6 +21,8 @@ class Cfg:
     retries: int = 1
     attach_original: bool = True
     workers: int = 1
+    key_field: str = KEY_FIELD
+    date_field: str | None = DATE_FIELD
 
 
 def by_name(results):
