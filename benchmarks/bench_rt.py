@@ -29,6 +29,7 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "rt")]
 from rtserver import RTServer, unavailable_reason  # noqa: E402
 
 from importer.backends.rt import RTBackend  # noqa: E402
+from importer.preflight import ensure_fields  # noqa: E402
 from importer.records import (Attachment, DateSource, Link, MessageContent,  # noqa: E402
                               MessageRecord, PlacedMessage, SourceRef, ThreadPlan)
 from importer.rtclient import RTClient, auth_from_env  # noqa: E402
@@ -129,6 +130,9 @@ def _measure(server: RTServer, args) -> int:
     env = {"RTUSER": server.auth[0], "RTPASSWD": server.auth[1]}
     auth = auth_from_env(env)[0]
     backend = RTBackend(RTClient(server.url, auth, retries=3), queue="Bench-Backend")
+    qid = str(s.get(server.url + "/REST/2.0/queue/Bench-Backend").json()["id"])
+    ensure_fields(backend.client, qid, backend.key_field, backend.date_field)
+    backend.open()
     minimal = Minimal(RTClient(server.url, auth, retries=3), "Bench-Minimal")
     pool = ThreadPoolExecutor(max_workers=args.workers)
     warm = threading.Barrier(args.workers)

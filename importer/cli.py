@@ -6,6 +6,7 @@ Every user mistake ends in one line on stderr and a non-zero exit, never a trace
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -179,13 +180,12 @@ def cmd_rt_dates(args, cfg: Config) -> int:
     path = _store_path(args, cfg)
     if not os.path.exists(path):
         raise ConfigError("--store", None, f"no such store: {path}")
+    to_stdout = args.output == "-"
     conn = open_store(path, readonly=True)
     try:
-        if args.output == "-":
-            counts = write_dates(conn, destination_for(cfg), cfg.rt.queue, sys.stdout)
-        else:
-            with open(args.output, "w", encoding="utf-8") as out:
-                counts = write_dates(conn, destination_for(cfg), cfg.rt.queue, out)
+        with (contextlib.nullcontext(sys.stdout) if to_stdout
+              else open(args.output, "w", encoding="utf-8")) as out:
+            counts = write_dates(conn, destination_for(cfg), cfg.rt.queue, out)
     finally:
         conn.close()
     print(f"{counts[0]} tickets, {counts[1]} transactions"

@@ -6,13 +6,18 @@ import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-__all__ = ["parse_date", "from_line_date"]
+__all__ = ["parse_date", "from_line_date", "iso"]
 
 _ASCTIME = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug"
                       r"|Sep|Oct|Nov|Dec)\s+(\d{1,2})\s+(\d{1,2}):(\d\d)(?::(\d\d))?"
                       r"(?:\s+[A-Za-z]{3,5}|\s+[-+]\d{4})?\s+(\d{4})")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"
                                       .split(), 1)}
+
+
+def iso(when: datetime | None) -> str | None:
+    """ISO 8601 text of a date, or None: how the report and the store write dates."""
+    return when.isoformat() if when is not None else None
 
 
 def parse_date(text: str | None) -> tuple[datetime | None, bool]:

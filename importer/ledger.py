@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 
+from importer.dates import iso
 from importer.errors import StoreError
 
 FORMAT = "archive-import-store/1"
@@ -41,10 +42,6 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE INDEX IF NOT EXISTS ledger_messages_by_id ON ledger_messages (destination, message_id);
 CREATE INDEX IF NOT EXISTS ledger_threads_by_ticket ON ledger_threads (destination, ticket_id);
 """
-
-
-def _iso(when) -> str | None:
-    return when.isoformat() if when is not None else None
 
 
 def _now() -> str:
@@ -278,7 +275,7 @@ class Ledger:
             " finished=max(finished, excluded.finished),"
             " first_date=coalesce(excluded.first_date, first_date)",
             (self.destination, thread_id, ticket_id, state, error, _now(), int(finished),
-             _iso(first_date)), commit=commit)
+             iso(first_date)), commit=commit)
 
     def set_message(self, key: str, message_id: str, thread_id: str, ticket_id: str | None,
                     entry_id: str | None, state: str, *, date=None, commit: bool = True) -> None:
@@ -290,7 +287,7 @@ class Ledger:
             " state=excluded.state, thread_id=excluded.thread_id,"
             " date=coalesce(excluded.date, date)",
             (self.destination, key, message_id, thread_id, ticket_id, entry_id, state,
-             _iso(date)), commit=commit)
+             iso(date)), commit=commit)
 
     def keep_quarantined(self, source, reason: str, sha256: str, raw: bytes) -> None:
         """Keep the raw bytes of what could not be imported, once per content."""

@@ -113,8 +113,8 @@ def _run(cfg: Config, sources: list[str], *, command: str, store: str, report: s
                      extra={"files": [dataclasses.asdict(f) for f in archive.files],
                             "delivery": {"command": command, "backend": backend.name, **counts,
                                          "destination": destination,
-                                         **({"rt": backend.facts()} if backend.name == "rt"
-                                            else {}),
+                                         **({backend.name: facts}
+                                            if (facts := backend.facts()) else {}),
                                          "failures": [{"thread": o.thread_id, "error": o.error}
                                                       for o in outcomes if o.error]}})
     conn.close()

@@ -13,7 +13,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from importer.backends.rt import KEY_FIELD, custom_fields, make_client, queue_identity
+from importer.backends.rt import (KEY_FIELD, custom_fields, imported_tickets, make_client,
+                                  queue_identity, rest_date)
 from importer.errors import AuthError, BackendError
 from importer.rtclient import RTClient, auth_from_env, clean_base_url
 
@@ -281,7 +282,7 @@ def _check_dates(client: RTClient, queue: dict) -> list[CheckResult]:
         client.put(f"/ticket/{tid}", {"Status": "deleted"})
     except BackendError as exc:
         return [CheckResult("dates", None, f"could not probe whether RT keeps Created: {exc}")]
-    if got == PROBE_DATE.replace(" ", "T") + "Z":
+    if got == rest_date(PROBE_DATE):
         return [CheckResult("dates", True, "this RT keeps historical Created dates: tickets show"
                             " their thread's first date as Created")]
     return [CheckResult("dates", True, "this RT ignores Created over REST 2 (it shows the import"
@@ -301,14 +302,12 @@ def _check_store(client: RTClient, queue: dict, cfg_rt, store: StoreView) -> lis
     key = have.get(cfg_rt.key_field.lower())
     if key is None:
         return []
-    found = client.get("/tickets", {"query": f"Queue = {queue.get('id')} AND CF.{{{key[0]}}}"
-                                             " IS NOT NULL", "per_page": 1}).body or {}
-    imported = found.get("total") if isinstance(found.get("total"), int) else len(
-        found.get("items") or [])
-    if store.tickets == 0 and imported:
+    imported = imported_tickets(client, str(queue.get("id")), key[0])
+    shown = "some" if imported is None else str(imported)
+    if store.tickets == 0 and imported != 0:
         return [CheckResult("store", None, f"{store.path} knows no ticket, but the queue already"
-                            f" holds {imported}{'+' if imported == 1 and not found.get('total') else ''}"
-                            " imported tickets: a run finds them again in RT (one request per"
-                            " thread); if you have the store of that import, use it (--store)")]
+                            f" holds {shown} imported tickets: a run finds them again in RT (one"
+                            " request per thread); if you have the store of that import, use it"
+                            " (--store)")]
     return [CheckResult("store", True, f"{store.path}: {store.tickets} tickets known, "
-                        f"{imported} imported tickets in the queue")]
+                        f"{shown} imported tickets in the queue")]

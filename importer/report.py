@@ -12,23 +12,22 @@ import os
 import tempfile
 from typing import IO, Iterable
 
+from importer.dates import iso
 from importer.records import Duplicate, Quarantined, ThreadPlan, TicketRef
 
 FORMAT = "archive-import-report/1"
 
 
-def _iso(d) -> str | None:
-    return d.isoformat() if d is not None else None
 
 
 def thread_entry(plan: ThreadPlan, ticket: TicketRef | None, imposters: set[str]) -> dict:
     return {
         "id": plan.id, "subject": plan.subject, "requestors": list(plan.requestors),
-        "first_date": _iso(plan.first_date), "last_date": _iso(plan.last_date),
+        "first_date": iso(plan.first_date), "last_date": iso(plan.last_date),
         "ticket": ticket.to_report() if ticket else None,
         "messages": [{
             "message_id": p.record.message_id, "parent_id": p.parent_id, "link": p.link.value,
-            "from": p.record.from_display, "date": _iso(p.record.date),
+            "from": p.record.from_display, "date": iso(p.record.date),
             "date_source": p.record.date_source.value, "subject": p.record.subject,
             "sha256": p.record.sha256, "synthetic_id": p.record.synthetic_id,
             "source": p.record.source.to_report(),

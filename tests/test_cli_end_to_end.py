@@ -258,3 +258,32 @@ def test_changing_dedupe_on_a_filled_store_is_refused(archive, capsys):
     assert "dedupe.enabled" in err and "another --store" in err
     conn = sqlite3.connect(store)
     assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("command", ["run", "dry-run"])
+def test_a_second_run_on_a_store_in_use_is_refused_with_the_owners_pid(archive, capsys, command):
+    """One run per store at a time, whatever the backend: two at once made every ticket twice."""
+    from importer.lock import store_lock
+    store = str(archive / "store.sqlite")
+    assert main(["run", "--quiet", "--store", store, "--report", str(archive / "r1.json"),
+                 str(archive)]) == 0
+    capsys.readouterr()
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from importer.lock import store_lock;"
+                               " store_lock(sys.argv[1]).acquire(); print('held', flush=True);"
+                               " time.sleep(60)", store],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        code = main([command, "--quiet", "--store", store, "--report",
+                     str(archive / "r2.json"), str(archive)])
+        err = capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2
+    assert f"another import is using {store} (pid {holder.pid})" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (archive / "r2.json").exists()
+    with store_lock(store).acquire():      # the kernel dropped the dead holder's lock
+        pass

@@ -14,6 +14,7 @@ import json
 import sqlite3
 
 from importer.backends.base import Found
+from importer.dates import iso
 from importer.errors import MismatchError
 from importer.records import MessageContent, ThreadPlan, TicketRef
 
@@ -34,10 +35,6 @@ CREATE TABLE IF NOT EXISTS attachments (
     size INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS attachments_by_entry ON attachments (entry_id, position);
 """
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class LocalBackend:
@@ -63,7 +60,7 @@ class LocalBackend:
         cur = self.conn.execute(
             "INSERT INTO tickets (thread_id, queue, subject, status, requestors, created)"
             " VALUES (?,?,?,?,?,?)",
-            (plan.id, self.queue, plan.subject, "open", "[]", _iso(plan.first_date)))
+            (plan.id, self.queue, plan.subject, "open", "[]", iso(plan.first_date)))
         ticket = TicketRef(self.name, str(cur.lastrowid))
         entry = self._insert_entry(ticket, first)
         self.conn.commit()
@@ -81,7 +78,7 @@ class LocalBackend:
             "INSERT INTO entries (ticket_id, position, message_id, author, recipients, date,"
             " subject, body, html, sha256, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (int(ticket.id), position + 1, msg.message_id, msg.from_,
-             json.dumps({"to": msg.to, "cc": msg.cc}, ensure_ascii=False), _iso(msg.date),
+             json.dumps({"to": msg.to, "cc": msg.cc}, ensure_ascii=False), iso(msg.date),
              msg.subject, msg.text, msg.html, hashlib.sha256(msg.raw).hexdigest(), msg.raw))
         entry_id = cur.lastrowid
         self.conn.executemany(
@@ -95,13 +92,13 @@ class LocalBackend:
         if created:
             self.conn.execute(
                 "UPDATE tickets SET status=?, requestors=?, created=?, resolved=? WHERE id=?",
-                (self.status, json.dumps(list(plan.requestors)), _iso(plan.first_date),
-                 _iso(plan.last_date), int(ticket.id)))
+                (self.status, json.dumps(list(plan.requestors)), iso(plan.first_date),
+                 iso(plan.last_date), int(ticket.id)))
         else:
             # Incremental import: the status stays as it was; only the span grows.
             self.conn.execute(
                 "UPDATE tickets SET resolved=max(coalesce(resolved, ''), coalesce(?, ''))"
-                " WHERE id=? AND resolved IS NOT NULL", (_iso(plan.last_date), int(ticket.id)))
+                " WHERE id=? AND resolved IS NOT NULL", (iso(plan.last_date), int(ticket.id)))
         self.conn.commit()
 
     def lookup(self, plan: ThreadPlan) -> Found | None:

@@ -73,7 +73,14 @@ EPOCH_FLOOR = datetime(1970, 1, 2, tzinfo=timezone.utc)
 SUBJECT_MAX = 200          # RT's Tickets.Subject is varchar(200)
 KEY_FIELD = "Archive-Import-Key"        # rt.key_field: the ticket custom field with the key
 DATE_FIELD = "Archive-Original-Date"    # rt.date_field: used where the admin created it
+_NOT_OURS = "the store does not belong to this RT (use a new --store)"
 LOOKUP_BATCH = 100         # keys per TicketSQL query (about 6 KB of URL)
+
+
+def rest_date(value: str) -> str:
+    """An RT date as REST 2 answers it ("2015-03-02T10:00:00Z") from the form RT takes
+    ("2015-03-02 10:00:00"): so what was sent can be compared with what RT kept."""
+    return value.replace(" ", "T") + "Z"
 
 
 def rt_date(when: datetime | None) -> str | None:
@@ -171,11 +178,7 @@ class RTBackend:
         self._key_cf = key[0]
         date = fields.get((self.date_field or "").lower())
         self._date_cf = date if date and date[1] in ("DateTime", "Date", "Freeform") else None
-        found = self.client.get("/tickets", {"query": f"Queue = {qid} AND {self._cf()} IS NOT NULL",
-                                             "per_page": 1, "fields": "id"}).body or {}
-        total = found.get("total")
-        self.imported_tickets = (int(total) if isinstance(total, int) else
-                                 (0 if not found.get("items") else None))
+        self.imported_tickets = imported_tickets(self.client, qid, self._key_cf)
         return self.identity()
 
     def identity(self) -> str:
@@ -345,14 +348,13 @@ class RTBackend:
         queue = body.get("Queue")
         qid = str(queue.get("id") if isinstance(queue, dict) else queue)
         if qid != self._queue():
-            raise MismatchError(f"RT ticket {ticket.id} is not in queue {self.queue!r}: the store"
-                                " does not belong to this RT (use a new --store)", ticket=ticket.id)
+            raise MismatchError(f"RT ticket {ticket.id} is not in queue {self.queue!r}: {_NOT_OURS}",
+                                ticket=ticket.id)
         if owner is not None and self._key_cf is not None:
             have = cf_values(body, self._key_cf)
             if thread_key(owner) not in have:
-                raise MismatchError(f"RT ticket {ticket.id} was not made for thread <{owner}>: "
-                                    "the store does not belong to this RT (use a new --store)",
-                                    ticket=ticket.id)
+                raise MismatchError(f"RT ticket {ticket.id} was not made for thread <{owner}>:"
+                                    f" {_NOT_OURS}", ticket=ticket.id)
         requestors = [r for r in body.get("Requestor") or [] if isinstance(r, dict)]
         if not requestors:
             with self._lock:
@@ -380,7 +382,7 @@ class RTBackend:
             got = str(self._ticket(tid).get("Created") or "")
         except BackendError:
             return
-        self.keeps_created = got == sent.replace(" ", "T") + "Z"
+        self.keeps_created = got == rest_date(sent)
 
     def _remember(self, tid: str, plan: ThreadPlan, *, status_set: bool) -> None:
         with self._lock:
@@ -436,7 +438,7 @@ class RTBackend:
         resolved = self._dates(plan).get("Resolved")
         old = str(current.get("Resolved") or "")
         if (resolved and str(current.get("Status", "")).lower() in INACTIVE
-                and resolved.replace(" ", "T") + "Z" > old):
+                and rest_date(resolved) > old):
             fields["Resolved"] = resolved
         if fields:
             self._put(ticket, fields)
@@ -469,6 +471,14 @@ def queue_identity(base_url: str, name: str, qid, created) -> str:
     """Which RT queue a store belongs to: a reinstalled RT at the same URL has new queues,
     with other creation times, even where the ids repeat."""
     return f"RT {base_url} queue {name!r} (id {qid}, created {created})"
+
+
+def imported_tickets(client: RTClient, qid: str, key_cf: str) -> int | None:
+    """How many tickets of the queue carry a key; None when RT does not say (no total)."""
+    found = client.get("/tickets", {"query": f"Queue = {qid} AND CF.{{{key_cf}}} IS NOT NULL",
+                                    "per_page": 1, "fields": "id"}).body or {}
+    total = found.get("total")
+    return int(total) if isinstance(total, int) else (0 if not found.get("items") else None)
 
 
 def thread_key(thread_id: str) -> str:

@@ -473,6 +473,11 @@ class FaultProxy:
             self._rules.append(rule)
         return rule
 
+    def reseed(self, seed: int | None) -> None:
+        """Start the `rate` draws again from `seed`."""
+        with self._lock:
+            self._random.seed(seed)
+
     def clear(self) -> None:
         """Remove every rule (the counters and the log stay)."""
         with self._lock:

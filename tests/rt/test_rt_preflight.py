@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from importer.backends.rt import DATE_FIELD, KEY_FIELD
-from importer.preflight import run_check
+from importer.backends.rt import DATE_FIELD, KEY_FIELD, custom_fields
+from importer.rtclient import RTClient, auth_from_env
+from importer.preflight import StoreView, run_check
+from conftest import BOTH_RTS, make_queue
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,43 @@ def test_queue_watchers_that_would_be_mailed_fail(rt_server, rt_env, rt_queue, n
     named = by_name(run_check(Cfg(queue=rt_queue), create_queue=False, env=rt_env))
     assert named["queue AdminCc"].ok is False and "boss@example.org" in named["queue AdminCc"].detail
     assert named["queue Cc"].ok is True
+
+
+@pytest.mark.rt
+@pytest.mark.parametrize("flavour", BOTH_RTS)
+def test_check_finds_out_whether_this_rt_keeps_created(request, flavour):
+    server = request.getfixturevalue("rt_server_keeps_created" if flavour == "keeps-created"
+                                     else "rt_server")
+    queue = make_queue(server)
+    env = {"RTSERVER": server.url, "RTUSER": server.auth[0], "RTPASSWD": server.auth[1]}
+    before = server.mail_count()
+    dates = by_name(run_check(Cfg(queue=queue), create_queue=False, env=env))["dates"]
+    assert dates.ok
+    assert ("keeps historical Created" in dates.detail) == (flavour == "keeps-created")
+    assert ("contrib/rt-import-dates" in dates.detail) == (flavour == "drops-created")
+    assert server.mail_count() == before
+
+
+@pytest.mark.rt
+def test_check_reads_the_store(rt_server, rt_env, rt_queue, no_mail, tmp_path):
+    s = rt_server.session()
+    # By id: every test queue has its own field of that name, and RT resolves a name to the first.
+    qid = str(s.get(rt_server.url + f"/REST/2.0/queue/{rt_queue}").json()["id"])
+    client = RTClient(rt_server.url, auth_from_env(rt_env)[0])
+    key_id = custom_fields(client, qid)[KEY_FIELD.lower()][0]
+    client.close()
+    r = s.post(rt_server.url + "/REST/2.0/ticket",
+               json={"Queue": rt_queue, "Subject": "imported before",
+                     "CustomFields": {key_id: "ai1-" + "0" * 40}})
+    assert r.status_code == 201, r.text
+    path = str(tmp_path / "archive.sqlite")
+
+    def store_check(tickets, identity):
+        return by_name(run_check(Cfg(queue=rt_queue), create_queue=False, env=rt_env,
+                                 store=StoreView(path, tickets, identity)))["store"]
+
+    empty = store_check(0, None)
+    assert empty.ok is None and "knows no ticket, but the queue already holds 1" in empty.detail
+    assert store_check(1, None).ok is True
+    other = store_check(1, "RT http://rt.example.org queue 'Archive' (id 3, created x)")
+    assert other.ok is False and "use a new --store" in other.detail
