@@ -164,7 +164,7 @@ def kill_inside(rt_run, proxy, archive, target, nth, tmp_path, workers=1):
     assert not (tmp_path / "killed.json").exists()
 
 
-@pytest.mark.parametrize("nth", [1, 3, 5])
+@pytest.mark.parametrize("nth", [1, 2, 3, 4, 5])
 def test_killed_inside_a_create_then_rerun(rt_run, proxy, reader, rt_queue, archive, tmp_path,
                                            nth):
     kill_inside(rt_run, proxy, archive, CREATE, nth, tmp_path)
