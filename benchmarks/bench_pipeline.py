@@ -91,7 +91,8 @@ def measure(argv: list[str], repeat: int) -> tuple[float, float, float]:
 STAGES = """
 import sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/threading"]
-from importer import cli, pipeline
+from importer import cli
+from importer import pipeline
 from importer.deliver import Deliverer
 spent = {}
 

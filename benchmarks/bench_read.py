@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 def generate(path: str, count: int, body_lines: int) -> int:
     """Write an mboxrd file of `count` plausible messages; some bodies quote From lines."""
-    from importer.mbox import write_mboxrd
+    from importer.read.mbox import write_mboxrd
     rnd = random.Random(1)
     words = [w.encode() for w in "the of and mail archive ticket From reply thread to in".split()]
 
@@ -43,7 +43,7 @@ def generate(path: str, count: int, body_lines: int) -> int:
 
 
 def run_scan(path: str) -> int:
-    from importer.sources import Archive
+    from importer.read.archive import Archive
     n = 0
     with Archive([path]) as archive:
         for _ in archive.scan():

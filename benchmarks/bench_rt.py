@@ -28,11 +28,11 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "rt")]
 
 from rtserver import RTServer, unavailable_reason  # noqa: E402
 
-from importer.backends.rt import RTBackend  # noqa: E402
-from importer.preflight import ensure_fields  # noqa: E402
+from importer.backends.rt.backend import RTBackend  # noqa: E402
+from importer.backends.rt.preflight import ensure_fields  # noqa: E402
 from importer.records import (Attachment, DateSource, Link, MessageContent,  # noqa: E402
                               MessageRecord, PlacedMessage, SourceRef, ThreadPlan)
-from importer.rtclient import RTClient, auth_from_env  # noqa: E402
+from importer.backends.rt.client import RTClient, auth_from_env  # noqa: E402
 
 WORDS = ("printer fire toner paper jam invoice meeting server backup password reset "
          "caf\u00e9 na\u00efve r\u00e9sum\u00e9 please thanks urgent monday").split()

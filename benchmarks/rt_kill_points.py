@@ -31,9 +31,9 @@ from faultproxy import FaultProxy  # noqa: E402
 from rthelpers import RTReader, generate, importer_command  # noqa: E402
 from rtserver import RTServer, unavailable_reason  # noqa: E402
 
-from importer.backends.rt import DATE_FIELD, KEY_FIELD  # noqa: E402
-from importer.preflight import ensure_fields  # noqa: E402
-from importer.rtclient import RTClient, auth_from_env  # noqa: E402
+from importer.backends.rt.backend import DATE_FIELD, KEY_FIELD  # noqa: E402
+from importer.backends.rt.preflight import ensure_fields  # noqa: E402
+from importer.backends.rt.client import RTClient, auth_from_env  # noqa: E402
 
 TARGETS = {"create": ("POST", r"/REST/2\.0/ticket$"),
            "append": ("POST", r"/REST/2\.0/ticket/\d+/(correspond|comment)$"),

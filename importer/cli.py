@@ -86,7 +86,7 @@ def _store_path(args, cfg: Config) -> str:
 def cmd_import(args, cfg: Config) -> int:
     from importer.errors import ConfigError
     from importer.pipeline import run
-    from importer.sources import check_sources
+    from importer.read.archive import check_sources
     if not args.report.endswith(".json"):
         raise ConfigError("--report", None, "the report path must end in .json")
     # Found out now, not after an import of hours: the report is written at the end.
@@ -115,7 +115,7 @@ def cmd_import(args, cfg: Config) -> int:
 
 
 def cmd_status(args, cfg: Config) -> int:
-    from importer.ledger import open_store, summarize
+    from importer.store.ledger import open_store, summarize
     path = _store_path(args, cfg)
     if not os.path.exists(path):
         print(f"{path}: no store yet (nothing imported)")
@@ -138,15 +138,15 @@ def cmd_status(args, cfg: Config) -> int:
 
 
 def cmd_show(args, cfg: Config) -> int:
-    from importer.showticket import show
+    from importer.store.show import show
     return show(_store_path(args, cfg), args.ticket, args.raw)
 
 
 def _store_view(args, cfg: Config):
     """What the store knows of the configured RT destination, for `check`."""
     from importer.backends import destination_for
-    from importer.ledger import Ledger, open_store
-    from importer.preflight import StoreView
+    from importer.store.ledger import Ledger, open_store
+    from importer.backends.rt.preflight import StoreView
     path = _store_path(args, cfg)
     if not os.path.exists(path):
         return StoreView(path, 0, None)
@@ -162,7 +162,7 @@ def cmd_check(args, cfg: Config) -> int:
     if cfg.backend.kind != "rt":
         print(f"backend {cfg.backend.kind}: nothing to check beyond the configuration ({cfg.source})")
         return EXIT_OK
-    from importer.preflight import run_check
+    from importer.backends.rt.preflight import run_check
     results = run_check(cfg.rt, create_queue=args.create_queue, store=_store_view(args, cfg))
     for r in results:
         mark = {True: "ok", False: "FAIL", None: "??"}[r.ok]
@@ -173,8 +173,8 @@ def cmd_check(args, cfg: Config) -> int:
 def cmd_rt_dates(args, cfg: Config) -> int:
     from importer.backends import destination_for
     from importer.errors import ConfigError
-    from importer.ledger import open_store
-    from importer.rtdates import write_dates
+    from importer.store.ledger import open_store
+    from importer.backends.rt.dates import write_dates
     if cfg.backend.kind != "rt":
         raise ConfigError(cfg.source, "backend.kind", "rt-dates is for an import into RT")
     path = _store_path(args, cfg)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from importer.errors import AuthError, BackendError, MismatchError
-from importer.ledger import Ledger
+from importer.store.ledger import Ledger
 from importer.records import MessageContent, MessageRecord, ThreadPlan, TicketRef
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,10 @@
 """First pass: raw message bytes to a compact MessageRecord (headers only), or to quarantine.
 
-Only the header block is read, by `importer.headers`, which splits and unfolds fields the
+Only the header block is read, by `importer.mail.headers`, which splits and unfolds fields the
 way the `email` package's compat32 parser does at several times its speed, and which says
 when a message is Unreadable (its module docstring holds the quarantine rule); the body is
 hashed as bytes and never parsed as MIME.  A message whose raw bytes look like a forward is
-parsed in full (`BytesParser`, compat32) for `importer.forwards`.  Nothing here raises:
+parsed in full (`BytesParser`, compat32) for `importer.mail.forwards`.  Nothing here raises:
 damage becomes a `Defect` on the record, and a message that cannot be made sense of
 becomes `Unreadable`.
 
@@ -21,7 +21,7 @@ dedupe agree on every id; without a usable Message-ID the id is
 
 Speed: this runs once per message of an archive, so the common case has fast paths that
 give exactly what the general code gives (tests/test_parse_fastpaths.py compares them on
-generated input): a clean header block is split by one regex (in importer.headers),
+generated input): a clean header block is split by one regex (in importer.mail.headers),
 plain "<local@domain>" ids are read without mailthreads.ids, plain address fields are
 decoded once per run, and the charset guess is made only for a value that needs it.
 """
@@ -35,9 +35,9 @@ from email.policy import compat32
 from hashlib import sha256
 
 from importer import dedupe
-from importer.dates import from_line_date, parse_date
-from importer.decode import decode_header_ex, decode_raw, guess_codec, parse_addresses
-from importer.headers import header_bounds, header_fields, preview, unreadable_reason
+from importer.mail.dates import from_line_date, parse_date
+from importer.mail.decode import decode_header_ex, decode_raw, guess_codec, parse_addresses
+from importer.mail.headers import header_bounds, header_fields, preview, unreadable_reason
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
 try:
@@ -60,7 +60,7 @@ except ImportError:  # the thread engine not installed: a minimal stand-in, same
     parse_in_reply_to = parse_references
 
 try:
-    from importer.forwards import forwarded_sender, may_be_forward
+    from importer.mail.forwards import forwarded_sender, may_be_forward
 except ImportError:  # the forward detector is optional: without it, no forwarded_from
     forwarded_sender = may_be_forward = None
 
@@ -349,7 +349,7 @@ def _dates(date_raw: str | None, received: list[bytes], raw, from_line: bytes | 
 
 
 def _forwarded(data: bytes, defects: list[Defect]) -> str | None:
-    """The original sender of a forward, asked of importer.forwards only when it may be one."""
+    """The original sender of a forward, asked of importer.mail.forwards only when it may be one."""
     if forwarded_sender is None or not may_be_forward(data, FORWARD_WINDOW):
         return None
     try:

@@ -19,16 +19,16 @@ from importer import progress
 from importer.config import Config
 from importer.dedupe import Deduper
 from importer.deliver import Deliverer, RetryPolicy
-from importer.ledger import Ledger, open_store
+from importer.store.ledger import Ledger, open_store
 from importer.lock import destination_lock, store_lock
 from importer.parse import parse_record
 from importer.plan import build_plans
 from importer.errors import BackendError, ConfigError
 from importer.records import MessageContent, MessageRecord, Quarantined, TicketRef, Unreadable
 from importer.report import thread_entry, write_report
-from importer.sources import Archive
+from importer.read.archive import Archive
 from importer.backends import make_backend, destination_for
-from importer.content import extract
+from importer.mail.content import extract
 
 
 @dataclass(frozen=True)

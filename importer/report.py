@@ -12,7 +12,7 @@ import os
 import tempfile
 from typing import IO, Iterable
 
-from importer.dates import iso
+from importer.mail.dates import iso
 from importer.records import Duplicate, Quarantined, ThreadPlan, TicketRef
 
 FORMAT = "archive-import-report/1"

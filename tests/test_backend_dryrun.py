@@ -6,7 +6,7 @@ import pytest
 
 from backend_contract import BackendContract, EntryView, TicketView
 from importer.backends.dryrun import DryRunBackend
-from importer.ledger import Ledger, open_store
+from importer.store.ledger import Ledger, open_store
 
 
 def read_dry(backend, ticket) -> TicketView:

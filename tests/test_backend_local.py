@@ -9,7 +9,7 @@ import pytest
 
 from backend_contract import BackendContract, EntryView, TicketView
 from importer.backends.local import LocalBackend
-from importer.ledger import Ledger, open_store
+from importer.store.ledger import Ledger, open_store
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import os
 from email.parser import BytesParser
 from email.policy import compat32
 
-from importer.content import extract
+from importer.mail.content import extract
 from corpus import FILES, MARKS
 
 pytestmark = MARKS

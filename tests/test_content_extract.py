@@ -6,8 +6,8 @@ import base64
 from datetime import timezone
 from email.message import EmailMessage
 
-from importer import content
-from importer.content import extract
+from importer.mail import content
+from importer.mail.content import extract
 
 
 def _mail(body: bytes, headers: bytes = b"") -> bytes:

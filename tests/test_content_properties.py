@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 from hypothesis import given, settings, strategies as st
 
-from importer.content import extract
+from importer.mail.content import extract
 
 
 def _no_surrogates(text: str) -> bool:

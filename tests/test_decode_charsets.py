@@ -6,7 +6,7 @@ from email.utils import getaddresses
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from importer.decode import (charset_codec, decode_bytes, decode_header, decode_header_ex,
+from importer.mail.decode import (charset_codec, decode_bytes, decode_header, decode_header_ex,
                              parse_addresses)
 
 SAMPLES = [

@@ -1,9 +1,9 @@
-"""The fast paths of importer.decode give exactly what its general paths give."""
+"""The fast paths of importer.mail.decode give exactly what its general paths give."""
 
 from hypothesis import given, settings, strategies as st
 
-from importer.dates import _parse_date, parse_date
-from importer.decode import _decode_raw, decode_header_ex, decode_raw
+from importer.mail.dates import _parse_date, parse_date
+from importer.mail.decode import _decode_raw, decode_header_ex, decode_raw
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Xyz", "mon"]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

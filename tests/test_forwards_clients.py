@@ -9,7 +9,7 @@ from email.policy import compat32
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from importer.forwards import forwarded_sender, may_be_forward
+from importer.mail.forwards import forwarded_sender, may_be_forward
 
 
 def _mail(body: str, subject: str = "Fwd: help", ctype: str = "text/plain") -> bytes:
@@ -159,7 +159,7 @@ def test_every_forward_found_is_seen_by_the_raw_precheck(client, prefix, subject
 # The raw pre-check against the reader it stands in for: whatever forwarded_sender finds in
 # text a mail client wrote (any marker, charset, transfer encoding, case, spacing), the
 # pre-check must not have ruled out.
-from importer.forwards import _BEGIN, _FORWARDED, _FROM_LABELS, _ORIGINAL  # noqa: E402
+from importer.mail.forwards import _BEGIN, _FORWARDED, _FROM_LABELS, _ORIGINAL  # noqa: E402
 
 import quopri  # noqa: E402
 

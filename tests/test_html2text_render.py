@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from importer import html2text
-from importer.html2text import html_to_text
+from importer.mail import html2text
+from importer.mail.html2text import html_to_text
 
 
 def test_paragraphs_and_line_breaks_are_kept():

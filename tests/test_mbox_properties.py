@@ -5,9 +5,9 @@ import io
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from importer.mbox import MboxSplitter, write_mboxrd
+from importer.read.mbox import MboxSplitter, write_mboxrd
 from importer.records import RawMessage
-from importer.sources import Archive
+from importer.read.archive import Archive
 
 FROM = b"From bob@example.org Tue Feb  2 12:34:56 1999"
 _prefix = st.sampled_from([b"", b"From ", b">From ", b">>From ", b">>>From ", b"From - ",

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from importer.mbox import MboxSplitter, is_dated_from, unescape, write_mboxrd
+from importer.read.mbox import MboxSplitter, is_dated_from, unescape, write_mboxrd
 
 FROM = b"From alice@example.org Mon Jan  1 00:00:00 2001\n"
 
@@ -127,7 +127,7 @@ def test_oversize_message_keeps_its_place_but_not_its_bytes():
 
 
 def test_oversize_message_over_many_blocks_is_let_go_and_the_next_one_kept(monkeypatch):
-    import importer.mbox as mbox
+    import importer.read.mbox as mbox
     monkeypatch.setattr(mbox, "BLOCK", 64)
     big = b"S: 1\n\n" + b"".join(b"line %d\n" % i for i in range(2000))
     data = FROM + big + b"\n" + FROM + b"S: 2\n\nb\n"
@@ -138,7 +138,7 @@ def test_oversize_message_over_many_blocks_is_let_go_and_the_next_one_kept(monke
 
 
 def test_message_spanning_many_read_blocks_is_whole(monkeypatch):
-    import importer.mbox as mbox
+    import importer.read.mbox as mbox
     monkeypatch.setattr(mbox, "BLOCK", 64)
     body = b"".join(b"line %d\n" % i for i in range(500))
     data = FROM + b"S: 1\n\n" + body + b"\n" + FROM + b"S: 2\n\n" + body

@@ -3,8 +3,9 @@
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from importer import headers, parse
-from importer.decode import decode_raw
+from importer.mail import headers
+from importer import parse
+from importer.mail.decode import decode_raw
 from importer.records import RawMessage, SourceRef
 
 ids = pytest.importorskip("mailthreads.ids")

@@ -7,7 +7,7 @@ from email.policy import compat32
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from importer.headers import header_fields
+from importer.mail.headers import header_fields
 from importer.parse import parse_record
 from importer.records import DateSource, MessageRecord, RawMessage, SourceRef, Unreadable
 
@@ -204,7 +204,7 @@ def test_what_cannot_be_made_sense_of_is_quarantined_with_a_reason(data, words):
 
 
 def test_inline_forward_names_the_original_sender():
-    pytest.importorskip("importer.forwards")
+    pytest.importorskip("importer.mail.forwards")
     data = with_header(b"Subject", b"Fwd: help", BASE.replace(
         b"It is burning.\n", b"FYI\n\n---------- Forwarded message ---------\n"
         b"From: Customer <Customer@Client.example>\nDate: Mon, 28 Feb 2011\n"

@@ -9,7 +9,7 @@ import pytest
 
 from importer.errors import SourceError
 from importer.records import RawMessage, Unreadable
-from importer.sources import Archive, FileSummary, check_sources
+from importer.read.archive import Archive, FileSummary, check_sources
 
 FROM = b"From alice@example.org Mon Jan  1 00:00:00 2001\n"
 MSG = b"From: a@example.org\nSubject: hi\n\nbody\n"

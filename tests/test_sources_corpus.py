@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from importer.sources import Archive
+from importer.read.archive import Archive
 from corpus import CORPUS, MARKS
 
 pytestmark = MARKS

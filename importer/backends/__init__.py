@@ -10,7 +10,7 @@ from importer.config import Config
 
 def rt_url(cfg: Config, env=os.environ) -> str | None:
     """The RT base URL as the ledger records it: never with a user:password in it."""
-    from importer.rtclient import clean_base_url
+    from importer.backends.rt.client import clean_base_url
     url = cfg.rt.url or env.get("RTSERVER")
     if not url:
         return None
@@ -34,7 +34,7 @@ def make_backend(cfg: Config, conn: sqlite3.Connection, *, dry_run: bool, env=os
         from importer.backends.dryrun import DryRunBackend
         return DryRunBackend(status=cfg.ticket.status)
     if cfg.backend.kind == "rt":
-        from importer.backends.rt import RTBackend
+        from importer.backends.rt.backend import RTBackend
         return RTBackend.from_config(cfg.rt, cfg.ticket.status, env)
     from importer.backends.local import LocalBackend
     return LocalBackend(conn, queue=cfg.ticket.queue, status=cfg.ticket.status)

@@ -14,7 +14,7 @@ import json
 import sqlite3
 
 from importer.backends.base import Found
-from importer.dates import iso
+from importer.mail.dates import iso
 from importer.errors import MismatchError
 from importer.records import MessageContent, ThreadPlan, TicketRef
 

@@ -9,8 +9,8 @@ import re
 import sys
 from datetime import datetime
 
-from importer.backends.rt import RTBackend
-from importer.rtclient import RTClient, auth_from_env
+from importer.backends.rt.backend import RTBackend
+from importer.backends.rt.client import RTClient, auth_from_env
 
 
 def make_rt_backend(env, queue, *, adapter=None, retries=2, status="resolved",

@@ -10,9 +10,9 @@ import requests
 import urllib3
 from hypothesis import example, given, strategies as st
 
-from importer import rtclient
+from importer.backends.rt import client as rtclient
 from importer.errors import AuthError, BackendError
-from importer.rtclient import RTClient, auth_from_env, clean_base_url
+from importer.backends.rt.client import RTClient, auth_from_env, clean_base_url
 
 
 class Script(requests.adapters.BaseAdapter):
@@ -177,7 +177,7 @@ def test_retry_after_never_waits_beyond_the_cap(value):
     ({"verify_tls": False}, False),
 ])
 def test_tls_is_verified_unless_a_ca_bundle_or_verify_off_is_configured(rt_cfg, expected):
-    from importer.backends.rt import make_client
+    from importer.backends.rt.backend import make_client
     from importer.config import parse_config
     cfg = parse_config({"backend": {"kind": "rt"}, "rt": rt_cfg}, "c.yaml")
     client = make_client(cfg.rt, {"RTSERVER": "https://rt.example.org", "RTTOKEN": "t0k"})

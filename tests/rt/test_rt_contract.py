@@ -7,7 +7,7 @@ import pytest
 from backend_contract import BackendContract, EntryView, TicketView
 from conftest import BOTH_RTS, both_rts
 from rthelpers import make_rt_backend, rt_datetime
-from importer.ledger import Ledger, open_store
+from importer.store.ledger import Ledger, open_store
 
 pytestmark = pytest.mark.rt
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from importer.backends.rt import DATE_FIELD, KEY_FIELD, custom_fields
-from importer.rtclient import RTClient, auth_from_env
-from importer.preflight import StoreView, run_check
+from importer.backends.rt.backend import DATE_FIELD, KEY_FIELD, custom_fields
+from importer.backends.rt.client import RTClient, auth_from_env
+from importer.backends.rt.preflight import StoreView, run_check
 from conftest import BOTH_RTS, make_queue
 
 

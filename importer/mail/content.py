@@ -23,12 +23,12 @@ from email.parser import Parser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
 
-from importer.html2text import html_to_text
+from importer.mail.html2text import html_to_text
 from importer.records import Attachment, MessageContent
 
 try:
-    from importer.decode import decode_bytes, decode_header
-except ImportError:  # importer.decode is written alongside; a plain stand-in until it lands
+    from importer.mail.decode import decode_bytes, decode_header
+except ImportError:  # importer.mail.decode is written alongside; a plain stand-in until it lands
     import email.header
 
     def decode_bytes(data: bytes, declared: str | None) -> str:

@@ -9,7 +9,7 @@ import stat
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from importer.mbox import BOM, is_bare_from, is_dated_from, looks_like_field
+from importer.read.mbox import BOM, is_bare_from, is_dated_from, looks_like_field
 
 SNIFF = 64 << 10           # bytes read to tell a format
 JUNK_WINDOW = 1 << 20      # how far past leading junk we look for a first From_ line

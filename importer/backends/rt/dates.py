@@ -19,9 +19,9 @@ import sqlite3
 from datetime import datetime
 from typing import IO
 
-from importer.backends.rt import rt_date
+from importer.backends.rt.backend import rt_date
 from importer.errors import ConfigError
-from importer.ledger import dates_for
+from importer.store.ledger import dates_for
 
 FORMAT = "archive-import-rt-dates/1"
 

@@ -8,7 +8,7 @@ import re
 import sys
 
 from importer.errors import ImporterError
-from importer.ledger import open_store
+from importer.store.ledger import open_store
 
 # Mail is hostile: an escape sequence in a subject could rewrite the user's terminal
 # (ESC ] 52 sets the clipboard on some). Everything but tab and newline below 0x20,

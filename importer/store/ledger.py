@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 
-from importer.dates import iso
+from importer.mail.dates import iso
 from importer.errors import StoreError
 
 FORMAT = "archive-import-store/1"

@@ -13,10 +13,10 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from importer.backends.rt import (KEY_FIELD, custom_fields, imported_tickets, make_client,
+from importer.backends.rt.backend import (KEY_FIELD, custom_fields, imported_tickets, make_client,
                                   queue_identity, rest_date)
 from importer.errors import AuthError, BackendError
-from importer.rtclient import RTClient, auth_from_env, clean_base_url
+from importer.backends.rt.client import RTClient, auth_from_env, clean_base_url
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -21,12 +21,12 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from importer import src_maildir
+from importer.read import maildir as src_maildir
 from importer.errors import SourceError
-from importer.mbox import MAX_MESSAGE, MboxSplitter, unescape
+from importer.read.mbox import MAX_MESSAGE, MboxSplitter, unescape
 from importer.records import RawMessage, SourceRef, Unreadable
-from importer.src_spool import compression_of, decompress_bounded, spool
-from importer.src_walk import JUNK_WINDOW, Walker, looks_like_message, sniff
+from importer.read.spool import compression_of, decompress_bounded, spool
+from importer.read.walk import JUNK_WINDOW, Walker, looks_like_message, sniff
 
 Item = RawMessage | Unreadable
 MAX_OPEN = 32      # mbox files kept open for read()

@@ -50,7 +50,7 @@ from typing import Any, Mapping
 from importer.backends.base import Found
 from importer.errors import BackendError, MismatchError
 from importer.records import MessageContent, ThreadPlan, TicketRef
-from importer.rtclient import RTClient, auth_from_env
+from importer.backends.rt.client import RTClient, auth_from_env
 
 log = logging.getLogger(__name__)
 

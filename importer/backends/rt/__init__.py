@@ -1,0 +1,1 @@
+"""Request Tracker 5 over REST 2: the backend, its HTTP client, preflight and the dates step."""

@@ -1,0 +1,1 @@
+"""The mail toolkit: header splitting, decoding, dates, MIME content, forwards, HTML to text."""

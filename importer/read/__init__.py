@@ -1,0 +1,1 @@
+"""Reading: archives on disk (mbox variants, Maildir, .eml, compressed) into raw messages."""
