@@ -129,11 +129,11 @@ def _measure(server: RTServer, args) -> int:
         s.post(server.url + "/REST/2.0/queue", json={"Name": q}).raise_for_status()
     env = {"RTUSER": server.auth[0], "RTPASSWD": server.auth[1]}
     auth = auth_from_env(env)[0]
-    backend = RTBackend(RTClient(server.url, auth, retries=3), queue="Bench-Backend")
+    backend = RTBackend(RTClient(server.url, auth), queue="Bench-Backend")
     qid = str(s.get(server.url + "/REST/2.0/queue/Bench-Backend").json()["id"])
     ensure_fields(backend.client, qid, backend.key_field, backend.date_field)
     backend.open()
-    minimal = Minimal(RTClient(server.url, auth, retries=3), "Bench-Minimal")
+    minimal = Minimal(RTClient(server.url, auth), "Bench-Minimal")
     pool = ThreadPoolExecutor(max_workers=args.workers)
     warm = threading.Barrier(args.workers)
     # Log every worker thread in first (one web login per thread and client), outside the clock.

@@ -31,7 +31,7 @@ from faultproxy import FaultProxy  # noqa: E402
 from rthelpers import RTReader, generate, importer_command  # noqa: E402
 from rtserver import RTServer, unavailable_reason  # noqa: E402
 
-from importer.backends.rt.backend import DATE_FIELD, KEY_FIELD  # noqa: E402
+from importer.backends.rt.fields import DATE_FIELD, KEY_FIELD  # noqa: E402
 from importer.backends.rt.preflight import ensure_fields  # noqa: E402
 from importer.backends.rt.client import RTClient, auth_from_env  # noqa: E402
 

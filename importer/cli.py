@@ -12,6 +12,7 @@ import os
 import sys
 
 from importer import __version__
+from importer.backends.base import Kind
 from importer.config import Config, load_config
 from importer.errors import ImporterError
 
@@ -100,7 +101,7 @@ def cmd_import(args, cfg: Config) -> int:
     result = run(cfg, args.sources, command=args.command, store=_store_path(args, cfg),
                  report=args.report, quiet=args.quiet)
     s = result.summary
-    verb = "would create" if args.command == "dry-run" or cfg.backend.kind == "dry-run" else "created"
+    verb = "would create" if result.kind == Kind.DRY_RUN else "created"
     line = (f"{s['messages_read']} messages read, {s['duplicates']} duplicates, "
             f"{s['quarantined']} quarantined, {s['threads']} threads; tickets {verb} "
             f"{result.created}, already present {result.present}"
@@ -115,7 +116,8 @@ def cmd_import(args, cfg: Config) -> int:
 
 
 def cmd_status(args, cfg: Config) -> int:
-    from importer.store.ledger import open_store, summarize
+    from importer.store.ledger import summarize
+    from importer.store.schema import open_store
     path = _store_path(args, cfg)
     if not os.path.exists(path):
         print(f"{path}: no store yet (nothing imported)")
@@ -145,7 +147,8 @@ def cmd_show(args, cfg: Config) -> int:
 def _store_view(args, cfg: Config):
     """What the store knows of the configured RT destination, for `check`."""
     from importer.backends import destination_for
-    from importer.store.ledger import Ledger, open_store
+    from importer.store.ledger import Ledger
+    from importer.store.schema import open_store
     from importer.backends.rt.preflight import StoreView
     path = _store_path(args, cfg)
     if not os.path.exists(path):
@@ -173,7 +176,7 @@ def cmd_check(args, cfg: Config) -> int:
 def cmd_rt_dates(args, cfg: Config) -> int:
     from importer.backends import destination_for
     from importer.errors import ConfigError
-    from importer.store.ledger import open_store
+    from importer.store.schema import open_store
     from importer.backends.rt.dates import write_dates
     if cfg.backend.kind != "rt":
         raise ConfigError(cfg.source, "backend.kind", "rt-dates is for an import into RT")

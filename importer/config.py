@@ -8,8 +8,9 @@ Secrets are never read from this file: RT credentials come from the environment.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import mailthreads
 import yaml
@@ -30,6 +31,7 @@ class BackendCfg:
 @dataclass(frozen=True)
 class LocalCfg:
     path: str = "archive.sqlite"
+    retries: int = 2     # a store another program holds locked for a moment
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ _CHOICES = {
     ("threading", "subject_window_days"): (lambda v: v >= 0, "a number of days >= 0"),
     ("rt", "workers"): (lambda v: 1 <= v <= 64, "between 1 and 64"),
     ("rt", "retries"): (lambda v: 0 <= v <= 20, "between 0 and 20"),
+    ("local", "retries"): (lambda v: 0 <= v <= 20, "between 0 and 20"),
     ("rt", "timeout"): (lambda v: v > 0, "a number of seconds > 0"),
     ("ticket", "queue"): (lambda v: bool(v.strip()), "a non-empty name"),
     ("rt", "queue"): (lambda v: bool(v.strip()), "a non-empty name"),
@@ -154,8 +157,9 @@ def _section(path: str, name: str, cls: type, data: Any) -> Any:
     return cls(**values)
 
 
-def parse_config(data: Any, path: str) -> Config:
-    """Validate an already-loaded YAML document."""
+def parse_config(data: Any, path: str, env: Mapping[str, str] = os.environ) -> Config:
+    """Validate an already-loaded YAML document. The environment is read here, once:
+    `RTSERVER` stands in for a missing `rt.url` (as in RT's own command-line client)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -168,13 +172,30 @@ def parse_config(data: Any, path: str) -> Config:
             raise ConfigError(path, str(name), f"unknown section (known sections: {known})")
     built = {name: _section(path, name, factory().__class__, data.get(name))
              for name, factory in sections.items()}
+    if built["rt"].url or built["backend"].kind == "rt":
+        built["rt"] = dataclasses.replace(built["rt"], url=_rt_url(path, built["rt"].url, env))
     return Config(**built, source=path)
 
 
-def load_config(path: str | None) -> Config:
+def _rt_url(path: str, url: str | None, env: Mapping[str, str]) -> str | None:
+    """The RT URL from rt.url or RTSERVER, checked here. Where it is used it loses any
+    user:password (credentials come from RTUSER/RTPASSWD/RTTOKEN only; `check` warns)."""
+    key = "rt.url" if url else "RTSERVER"
+    url = url or env.get("RTSERVER") or None
+    if url is None:
+        return None
+    from importer.backends.rt.client import clean_base_url
+    try:
+        clean_base_url(url)
+    except ValueError as exc:
+        raise ConfigError(path, key, str(exc)) from exc
+    return url
+
+
+def load_config(path: str | None, env: Mapping[str, str] = os.environ) -> Config:
     """Read and validate the YAML file at `path`; None gives the defaults."""
     if path is None:
-        return Config()
+        return parse_config({}, "(defaults)", env)
     try:
         with open(path, encoding="utf-8") as fp:
             data = yaml.safe_load(fp)
@@ -187,4 +208,4 @@ def load_config(path: str | None) -> Config:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(path, None, f"{where}{problem}") from exc
-    return parse_config(data, path)
+    return parse_config(data, path, env)

@@ -16,18 +16,27 @@ in between. A thread the ledger knows complete costs no request at all.
 
 from __future__ import annotations
 
+import enum
 import logging
-import random
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 from importer.errors import AuthError, BackendError, MismatchError
-from importer.store.ledger import Ledger
 from importer.records import MessageContent, MessageRecord, ThreadPlan, TicketRef
+from importer.retry import RetryPolicy
+from importer.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
+
+
+class Result(enum.Enum):
+    """What delivery did with one thread."""
+
+    CREATED = "created"     # a new ticket
+    EXTENDED = "extended"   # messages added to a ticket the destination already held
+    PRESENT = "present"     # the ticket held every message already: nothing written
+    FAILED = "failed"       # see Outcome.error; the next run tries again
 
 
 @dataclass(frozen=True)
@@ -38,17 +47,13 @@ class Outcome:
     added: int = 0
     error: str | None = None
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5
-    base: float = 0.5
-    cap: float = 30.0
-
-    def sleep(self, attempt: int) -> None:
-        # Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff
-        # and Jitter"): many workers retrying together must not hit the server in step.
-        time.sleep(random.uniform(0, min(self.cap, self.base * 2 ** attempt)))
+    @property
+    def result(self) -> Result:
+        if self.error is not None:
+            return Result.FAILED
+        if self.created:
+            return Result.CREATED
+        return Result.EXTENDED if self.added else Result.PRESENT
 
 
 def message_key(rec: MessageRecord, dedupe: bool) -> str:
@@ -68,7 +73,7 @@ class Deliverer:
         self.ledger.begin_delivery()
         # Ask the destination about threads the ledger does not know, unless it holds just
         # the tickets the ledger knows (none, on a first import): then no lookup is needed.
-        imported = getattr(self.backend, "imported_tickets", None)
+        imported = self.backend.imported_tickets
         self.lookups = imported is None or imported != self.ledger.ticket_count()
         if workers <= 1:
             outcomes = []
@@ -114,10 +119,10 @@ class Deliverer:
         pending = [p.record for p in plan.messages
                    if self.ledger.message_state(message_key(p.record, self.dedupe))[1] != "done"]
         if ticket_id is not None and finished and not pending:
-            return Outcome(plan.id, TicketRef(self.backend.name, ticket_id))   # no request
+            return Outcome(plan.id, self.backend.ticket_ref(ticket_id))   # no request
         ticket, created, known = None, False, False
         if ticket_id is not None:
-            ticket = TicketRef(self.backend.name, ticket_id)
+            ticket = self.backend.ticket_ref(ticket_id)
             owner = self.ledger.owner_of(ticket_id)
             finished = self._attempt(lambda: self.backend.verify(ticket, owner),
                                      what=f"reading ticket {ticket_id}") or finished
@@ -188,17 +193,4 @@ class Deliverer:
         return int(added)
 
     def _attempt(self, call, *, what: str, recover=None):
-        """Run `call`; on a transient failure back off, ask `recover` what happened, try again."""
-        for attempt in range(self.retry.attempts + 1):
-            try:
-                return call()
-            except BackendError as exc:
-                if not exc.transient or attempt == self.retry.attempts:
-                    raise
-                log.warning("%s: %s (attempt %d, retrying)", what, exc, attempt + 1)
-                self.retry.sleep(attempt)
-                if recover is not None:
-                    found = recover()
-                    if found is not None:
-                        return found
-        raise AssertionError("unreachable")
+        return self.retry.call(call, what=what, recover=recover)

@@ -28,11 +28,17 @@ class SourceError(ImporterError):
 
 
 class BackendError(ImporterError):
-    """A backend refused or failed an operation; `transient` ones may be retried."""
+    """A backend refused or failed an operation; `transient` ones may be retried.
+
+    `sent`: the request may have reached the destination and been applied (its answer was
+    lost), so the retry layer asks what happened before repeating it. `retry_after`: the
+    seconds the destination asked to wait (HTTP 429/503 Retry-After)."""
 
     def __init__(self, reason: str, *, status: int | None = None, transient: bool = False,
-                 ticket: str | None = None, message_id: str | None = None):
+                 ticket: str | None = None, message_id: str | None = None,
+                 sent: bool = True, retry_after: float | None = None):
         self.reason, self.status, self.transient = reason, status, transient
+        self.sent, self.retry_after = sent, retry_after
         self.ticket, self.message_id = ticket, message_id
         parts = [reason]
         if status is not None:

@@ -40,29 +40,11 @@ from importer.mail.decode import decode_header_ex, decode_raw, guess_codec, pars
 from importer.mail.headers import header_bounds, header_fields, preview, unreadable_reason
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
-try:
-    from mailthreads.ids import (FAKE_ID_DOMAINS, MAX_HEADER_CHARS, MAX_ID_LENGTH,
-                                 MAX_REFERENCES, parse_in_reply_to, parse_message_id,
-                                 parse_references)
-    _FAST_IDS = True
-    _FAKE_DOMAINS = frozenset(domain.encode() for domain in FAKE_ID_DOMAINS)
-except ImportError:  # the thread engine not installed: a minimal stand-in, same signatures
-    _FAST_IDS = False
-    _BRACKETED = re.compile(r"<+\s*([^<>\s]+?)\s*>+")
+from importer.mail.forwards import forwarded_sender, may_be_forward
+from mailthreads.ids import (FAKE_ID_DOMAINS, MAX_HEADER_CHARS, MAX_ID_LENGTH, MAX_REFERENCES,
+                             parse_in_reply_to, parse_message_id, parse_references)
 
-    def parse_message_id(value: str | None) -> str | None:
-        ids = parse_references(value) or tuple((value or "").split()[:1])
-        return (ids[0].strip("<>") or None) if ids else None
-
-    def parse_references(value: str | None) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(_BRACKETED.findall(value or "")))
-
-    parse_in_reply_to = parse_references
-
-try:
-    from importer.mail.forwards import forwarded_sender, may_be_forward
-except ImportError:  # the forward detector is optional: without it, no forwarded_from
-    forwarded_sender = may_be_forward = None
+_FAKE_DOMAINS = frozenset(domain.encode() for domain in FAKE_ID_DOMAINS)
 
 __all__ = ["parse_record", "FUTURE_SLACK"]
 
@@ -274,8 +256,6 @@ def _plain_ids(value: bytes) -> tuple[str, ...] | None:
     lowercased; anything its policy has more to say about (fake domains, repeats,
     lengths, comments, prose) is left to it.
     """
-    if not _FAST_IDS:
-        return None
     if b"\n" in value:
         value = value.replace(b"\n", b"")   # each line end here is a fold before a blank
     one = _ONE_ID.fullmatch(value)
@@ -350,7 +330,7 @@ def _dates(date_raw: str | None, received: list[bytes], raw, from_line: bytes | 
 
 def _forwarded(data: bytes, defects: list[Defect]) -> str | None:
     """The original sender of a forward, asked of importer.mail.forwards only when it may be one."""
-    if forwarded_sender is None or not may_be_forward(data, FORWARD_WINDOW):
+    if not may_be_forward(data, FORWARD_WINDOW):
         return None
     try:
         found = forwarded_sender(BytesParser(policy=compat32).parsebytes(data))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -174,9 +174,12 @@ class ThreadPlan:
 class TicketRef:
     backend: str
     id: str
+    # A ticket a dry run would create: no real id yet (not compared: the same ticket).
+    planned: bool = field(default=False, compare=False)
 
-    def to_report(self) -> dict:
-        return {"backend": self.backend, "id": self.id}
+    def to_report(self) -> dict | None:
+        """The report's `ticket`: null for a ticket that does not exist yet."""
+        return None if self.planned else {"backend": str(self.backend), "id": self.id}
 
 
 @dataclass(frozen=True, slots=True)

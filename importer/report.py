@@ -7,9 +7,11 @@ added, never renamed. Threads are written one at a time so that a report of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import IO, Iterable
 
 from importer.mail.dates import iso
@@ -18,13 +20,66 @@ from importer.records import Duplicate, Quarantined, ThreadPlan, TicketRef
 FORMAT = "archive-import-report/1"
 
 
+@dataclass(frozen=True)
+class RunResult:
+    """What a run did, counted once: the summary line, the ledger's run row and the report
+    all read it from here."""
+
+    kind: str          # the backend's Kind: "dry-run" only created tickets on paper
+    summary: dict
+    created: int
+    present: int
+    added: int
+    failed: int
+    seconds: float
+
+    @classmethod
+    def of(cls, kind, unique, duplicates, quarantine, plans, outcomes,
+           seconds: float) -> "RunResult":
+        from importer.deliver import Result
+        results = [o.result for o in outcomes]
+        summary = {"messages_read": len(unique) + len(duplicates) + len(quarantine),
+                   "messages_unique": len(unique), "duplicates": len(duplicates),
+                   "quarantined": len(quarantine), "threads": len(plans)}
+        return cls(kind, summary, created=results.count(Result.CREATED),
+                   present=results.count(Result.PRESENT) + results.count(Result.EXTENDED),
+                   added=sum(o.added for o in outcomes), failed=results.count(Result.FAILED),
+                   seconds=seconds)
+
+    @property
+    def outcome(self) -> str:
+        return "failed" if self.failed else "finished"
+
+    def counts(self) -> dict:
+        """The `delivery` counts, and with the summary the ledger's run row."""
+        return {**self.summary, "tickets_created": self.created,
+                "tickets_present": self.present, "messages_added": self.added,
+                "threads_failed": self.failed}
+
+
+def write_run_report(path: str, result: RunResult, plans, outcomes, imposters, duplicates,
+                     quarantine, files, dest, command: str) -> None:
+    """The whole report of a run: summary, threads, duplicates, quarantine, files, delivery."""
+    backend = dest.backend
+    facts = backend.facts()
+    counts = result.counts()
+    delivery = {"command": command, "backend": str(backend.kind),
+                **{k: counts[k] for k in ("tickets_created", "tickets_present",
+                                          "messages_added", "threads_failed")},
+                "destination": dest.name,
+                **({str(backend.kind): facts} if facts else {}),
+                "failures": [{"thread": o.thread_id, "error": o.error}
+                             for o in outcomes if o.error]}
+    write_report(path, summary=result.summary, duplicates=duplicates, quarantine=quarantine,
+                 threads=(thread_entry(p, o.ticket, imposters) for p, o in zip(plans, outcomes)),
+                 extra={"files": [dataclasses.asdict(f) for f in files], "delivery": delivery})
 
 
 def thread_entry(plan: ThreadPlan, ticket: TicketRef | None, imposters: set[str]) -> dict:
     return {
         "id": plan.id, "subject": plan.subject, "requestors": list(plan.requestors),
         "first_date": iso(plan.first_date), "last_date": iso(plan.last_date),
-        "ticket": ticket.to_report() if ticket else None,
+        "ticket": ticket.to_report() if ticket else None,     # null: not made (yet)
         "messages": [{
             "message_id": p.record.message_id, "parent_id": p.parent_id, "link": p.link.value,
             "from": p.record.from_display, "date": iso(p.record.date),

@@ -225,7 +225,8 @@ class BackendContract:
     def test_a_lost_ledger_finds_the_ticket_again(self, backend, view, ledger, thread3,
                                                   tmp_path):
         """The destination, not the ledger, decides: a fresh ledger creates nothing twice."""
-        from importer.store.ledger import Ledger, open_store
+        from importer.store.ledger import Ledger
+        from importer.store.schema import open_store
         first = self._driver(backend, ledger, self.msgs).run([thread3])
         conn = open_store(str(tmp_path / "fresh-ledger.sqlite"))
         fresh = Ledger(conn, ledger.destination)

@@ -6,7 +6,8 @@ import pytest
 
 from backend_contract import BackendContract, EntryView, TicketView
 from importer.backends.dryrun import DryRunBackend
-from importer.store.ledger import Ledger, open_store
+from importer.store.ledger import Ledger
+from importer.store.schema import open_store
 
 
 def read_dry(backend, ticket) -> TicketView:

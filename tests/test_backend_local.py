@@ -9,7 +9,8 @@ import pytest
 
 from backend_contract import BackendContract, EntryView, TicketView
 from importer.backends.local import LocalBackend
-from importer.store.ledger import Ledger, open_store
+from importer.store.ledger import Ledger
+from importer.store.schema import open_store
 
 
 @pytest.fixture

@@ -241,8 +241,9 @@ def test_a_destination_that_stays_down_stops_the_run_in_one_line(archive, monkey
 def test_credentials_in_an_rt_url_never_reach_the_ledger(tmp_path):
     from importer.backends import destination_for
     from importer.config import parse_config
-    cfg = parse_config({"backend": {"kind": "rt"}}, "c.yaml")
-    dest = destination_for(cfg, {"RTSERVER": "https://importer:s3cret@rt.example.org/REST/2.0/"})
+    cfg = parse_config({"backend": {"kind": "rt"}}, "c.yaml",
+                       env={"RTSERVER": "https://importer:s3cret@rt.example.org/REST/2.0/"})
+    dest = destination_for(cfg)
     assert dest == "rt:https://rt.example.org:Archive"
     assert "s3cret" not in dest
 

@@ -1,14 +1,12 @@
 """The fast paths of importer.parse give exactly what its general paths give."""
 
-import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from importer.mail import headers
 from importer import parse
 from importer.mail.decode import decode_raw
 from importer.records import RawMessage, SourceRef
-
-ids = pytest.importorskip("mailthreads.ids")
+from mailthreads import ids
 
 # Id parts: mostly what real ids hold, sometimes what the id policy has a word about.
 LOCAL = st.text(alphabet=st.sampled_from("abcXYZ019.$-_+=/!#%&'*?^`{|}~@:;"), min_size=1,

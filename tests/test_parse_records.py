@@ -204,7 +204,6 @@ def test_what_cannot_be_made_sense_of_is_quarantined_with_a_reason(data, words):
 
 
 def test_inline_forward_names_the_original_sender():
-    pytest.importorskip("importer.mail.forwards")
     data = with_header(b"Subject", b"Fwd: help", BASE.replace(
         b"It is burning.\n", b"FYI\n\n---------- Forwarded message ---------\n"
         b"From: Customer <Customer@Client.example>\nDate: Mon, 28 Feb 2011\n"

@@ -21,10 +21,19 @@ ticket with requestors mails them.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from importer.records import MessageContent, ThreadPlan, TicketRef
+
+
+class Kind(enum.StrEnum):
+    """What a backend is; its value is the config's `backend.kind` and the report's name."""
+
+    LOCAL = "local"
+    RT = "rt"
+    DRY_RUN = "dry-run"
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,13 @@ class Found:
 
 @runtime_checkable
 class Backend(Protocol):
-    name: str          # "local" | "rt" | "dry-run": goes into the report's ticket.backend
+    kind: Kind           # the dry run is the backend whose kind is DRY_RUN, nothing else
     needs_content: bool  # False for the dry run: it is handed header-only content
+    imported_tickets: int | None   # tickets the destination holds that an import made
+                                   # (known after open; None: unknown, so always look up)
+
+    def ticket_ref(self, ticket_id: str) -> TicketRef:
+        """A reference to a ticket the destination holds (the ledger names it by id)."""
 
     def open(self) -> str | None:
         """Check the destination before anything is read; return its identity (recorded in

@@ -1,7 +1,9 @@
 """The dry run: a backend that writes nothing and only remembers what it would have done.
 
-It keeps a few facts per would-be ticket (no bodies), so the contract suite can
-check it like any other backend and the report can say what a run would create.
+It stands in for the configured destination (`target`): tickets the ledger
+already knows are reported as that destination's, tickets it would create are
+`planned` (the report shows them as null). It keeps a few facts per would-be
+ticket (no bodies), so the contract suite checks it like any other backend.
 """
 
 from __future__ import annotations
@@ -10,28 +12,34 @@ import hashlib
 import itertools
 import threading
 
-from importer.backends.base import Found
+from importer.backends.base import Found, Kind
 from importer.records import MessageContent, ThreadPlan, TicketRef
 
 
 class DryRunBackend:
-    name = "dry-run"
+    kind = Kind.DRY_RUN
     # The driver hands a dry run header-only content: reading every body would make the
     # review pass as slow as the import itself.
     needs_content = False
+    imported_tickets = None
 
-    def __init__(self, *, status: str = "resolved"):
-        self.status = status
+    def __init__(self, *, target: Kind = Kind.LOCAL, status: str = "resolved"):
+        self.target, self.status = target, status
         self.tickets: dict[str, dict] = {}
+        self._by_thread: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
+    def ticket_ref(self, ticket_id: str) -> TicketRef:
+        return TicketRef(self.target, ticket_id)
+
     def create_ticket(self, plan: ThreadPlan, first: MessageContent) -> tuple[TicketRef, str]:
         with self._lock:
-            ticket = TicketRef(self.name, f"new-{next(self._ids)}")
+            ticket = TicketRef(self.target, f"new-{next(self._ids)}", planned=True)
             self.tickets[ticket.id] = {"thread_id": plan.id, "subject": plan.subject,
                                        "status": "open", "requestors": (), "created": None,
                                        "resolved": None, "entries": []}
+            self._by_thread[plan.id] = ticket.id
         return ticket, self.add_message(ticket, first, incremental=False)
 
     def add_message(self, ticket: TicketRef, msg: MessageContent, *, incremental: bool) -> str:
@@ -55,10 +63,11 @@ class DryRunBackend:
 
     def lookup(self, plan: ThreadPlan) -> Found | None:
         with self._lock:
-            for tid, t in self.tickets.items():
-                if t.get("thread_id") == plan.id:
-                    return Found(TicketRef(self.name, tid), t["status"] != "open")
-        return None
+            tid = self._by_thread.get(plan.id)
+            if tid is None:
+                return None
+            return Found(TicketRef(self.target, tid, planned=True),
+                         self.tickets[tid]["status"] != "open")
 
     def verify(self, ticket: TicketRef, owner: str | None) -> bool:
         """A ticket an earlier real run made: the dry run cannot look, the ledger knows."""

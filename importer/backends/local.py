@@ -1,52 +1,42 @@
 """The local store: tickets and their messages in one SQLite file (the default backend).
 
-Schema (documented in ARCHITECTURE.md): `tickets`, `entries` (one per message,
-with the raw original byte-exact), `attachments`. The ledger tables live in the
-same file (importer/ledger.py). Each call commits, so after a crash the ledger
-may lag one step behind the store; the driver then asks find_ticket /
-find_message, exactly as it does for a remote backend whose answer was lost.
+Tables `tickets`, `entries` (one per message, with the raw original byte-exact)
+and `attachments`, declared with the ledger's in importer/store/schema.py. Each
+step commits whole or not at all, so after a crash the ledger may lag one step
+behind the store; the driver then asks lookup / find_message, exactly as it
+does for a remote backend whose answer was lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
+from typing import Iterator
 
-from importer.backends.base import Found
+from importer.backends.base import Found, Kind
 from importer.mail.dates import iso
-from importer.errors import MismatchError
+from importer.errors import BackendError, MismatchError
+from importer.store.schema import ensure_local_tables
 from importer.records import MessageContent, ThreadPlan, TicketRef
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tickets (
-    id INTEGER PRIMARY KEY, thread_id TEXT NOT NULL UNIQUE, queue TEXT NOT NULL,
-    subject TEXT NOT NULL, status TEXT NOT NULL, requestors TEXT NOT NULL,
-    created TEXT, resolved TEXT);
-CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets (id),
-    position INTEGER NOT NULL, message_id TEXT NOT NULL, author TEXT NOT NULL,
-    recipients TEXT NOT NULL, date TEXT, subject TEXT NOT NULL, body TEXT NOT NULL,
-    html TEXT, sha256 TEXT NOT NULL, raw BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS entries_by_ticket ON entries (ticket_id, position);
-CREATE TABLE IF NOT EXISTS attachments (
-    id INTEGER PRIMARY KEY, entry_id INTEGER NOT NULL REFERENCES entries (id),
-    position INTEGER NOT NULL, filename TEXT NOT NULL, content_type TEXT NOT NULL,
-    size INTEGER NOT NULL, data BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS attachments_by_entry ON attachments (entry_id, position);
-"""
 
 
 class LocalBackend:
     """Backend protocol over the store's SQLite connection."""
 
-    name = "local"
+    kind = Kind.LOCAL
     needs_content = True
+    imported_tickets = None    # the ledger lives in the same file: a lookup costs nothing
 
     def __init__(self, conn: sqlite3.Connection, *, queue: str = "archive",
                  status: str = "resolved"):
         self.conn, self.queue, self.status = conn, queue, status
-        self.conn.executescript(SCHEMA)
+        ensure_local_tables(conn)
+
+    def ticket_ref(self, ticket_id: str) -> TicketRef:
+        return TicketRef(self.kind, ticket_id)
 
     def open(self) -> None:
         return None        # the store is the destination: it cannot belong to another
@@ -54,21 +44,40 @@ class LocalBackend:
     def facts(self) -> dict:
         return {}
 
+    @contextlib.contextmanager
+    def _step(self) -> Iterator[None]:
+        """One step, committed whole or not at all: an interruption (Ctrl-C, an error) in
+        the middle of it leaves nothing of it behind, never an entry without its files.
+        A store that stays locked by another program is a transient failure (retried by
+        the driver with `local.retries`)."""
+        try:
+            yield
+            self.conn.commit()
+        except sqlite3.OperationalError as exc:
+            self.conn.rollback()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise BackendError(f"the store is busy: {exc}", transient=True,
+                                   sent=False) from exc
+            raise
+        except BaseException:
+            self.conn.rollback()
+            raise
+
     def create_ticket(self, plan: ThreadPlan, first: MessageContent) -> tuple[TicketRef, str]:
         # Created but still "open" with no requestors until finish_ticket: the same order the
         # RT backend must follow so that nobody is mailed, kept here so both behave alike.
-        cur = self.conn.execute(
-            "INSERT INTO tickets (thread_id, queue, subject, status, requestors, created)"
-            " VALUES (?,?,?,?,?,?)",
-            (plan.id, self.queue, plan.subject, "open", "[]", iso(plan.first_date)))
-        ticket = TicketRef(self.name, str(cur.lastrowid))
-        entry = self._insert_entry(ticket, first)
-        self.conn.commit()
+        with self._step():
+            cur = self.conn.execute(
+                "INSERT INTO tickets (thread_id, queue, subject, status, requestors, created)"
+                " VALUES (?,?,?,?,?,?)",
+                (plan.id, self.queue, plan.subject, "open", "[]", iso(plan.first_date)))
+            ticket = self.ticket_ref(str(cur.lastrowid))
+            entry = self._insert_entry(ticket, first)
         return ticket, entry
 
     def add_message(self, ticket: TicketRef, msg: MessageContent, *, incremental: bool) -> str:
-        entry = self._insert_entry(ticket, msg)
-        self.conn.commit()
+        with self._step():
+            entry = self._insert_entry(ticket, msg)
         return entry
 
     def _insert_entry(self, ticket: TicketRef, msg: MessageContent) -> str:
@@ -89,22 +98,22 @@ class LocalBackend:
         return str(entry_id)
 
     def finish_ticket(self, ticket: TicketRef, plan: ThreadPlan, *, created: bool) -> None:
-        if created:
-            self.conn.execute(
-                "UPDATE tickets SET status=?, requestors=?, created=?, resolved=? WHERE id=?",
-                (self.status, json.dumps(list(plan.requestors)), iso(plan.first_date),
-                 iso(plan.last_date), int(ticket.id)))
-        else:
-            # Incremental import: the status stays as it was; only the span grows.
-            self.conn.execute(
-                "UPDATE tickets SET resolved=max(coalesce(resolved, ''), coalesce(?, ''))"
-                " WHERE id=? AND resolved IS NOT NULL", (iso(plan.last_date), int(ticket.id)))
-        self.conn.commit()
+        with self._step():
+            if created:
+                self.conn.execute(
+                    "UPDATE tickets SET status=?, requestors=?, created=?, resolved=? WHERE id=?",
+                    (self.status, json.dumps(list(plan.requestors)), iso(plan.first_date),
+                     iso(plan.last_date), int(ticket.id)))
+            else:
+                # Incremental import: the status stays as it was; only the span grows.
+                self.conn.execute(
+                    "UPDATE tickets SET resolved=max(coalesce(resolved, ''), coalesce(?, ''))"
+                    " WHERE id=? AND resolved IS NOT NULL", (iso(plan.last_date), int(ticket.id)))
 
     def lookup(self, plan: ThreadPlan) -> Found | None:
         row = self.conn.execute("SELECT id, status FROM tickets WHERE thread_id=? AND queue=?",
                                 (plan.id, self.queue)).fetchone()
-        return Found(TicketRef(self.name, str(row[0])), row[1] != "open") if row else None
+        return Found(self.ticket_ref(str(row[0])), row[1] != "open") if row else None
 
     def verify(self, ticket: TicketRef, owner: str | None) -> bool:
         row = self.conn.execute("SELECT thread_id, queue, status FROM tickets WHERE id=?",
@@ -121,4 +130,4 @@ class LocalBackend:
         return str(row[0]) if row else None
 
     def close(self) -> None:
-        self.conn.commit()
+        pass        # every step committed itself, or left nothing: the store closes the file

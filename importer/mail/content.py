@@ -23,27 +23,9 @@ from email.parser import Parser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
 
+from importer.mail.decode import decode_bytes, decode_header
 from importer.mail.html2text import html_to_text
 from importer.records import Attachment, MessageContent
-
-try:
-    from importer.mail.decode import decode_bytes, decode_header
-except ImportError:  # importer.mail.decode is written alongside; a plain stand-in until it lands
-    import email.header
-
-    def decode_bytes(data: bytes, declared: str | None) -> str:
-        for codec in (declared, "utf-8"):
-            try:
-                return data.decode(codec or "utf-8").replace("\x00", " ")
-            except (LookupError, UnicodeDecodeError):
-                continue
-        return data.decode("cp1252", "replace").replace("\x00", " ")
-
-    def decode_header(value, hint: str | None = None) -> str:
-        try:
-            return str(email.header.make_header(email.header.decode_header(str(value))))
-        except Exception:  # a stand-in: an undecodable header is shown as written
-            return str(value)
 
 MAX_DEPTH = 32
 MAX_PARTS = 1000

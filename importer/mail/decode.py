@@ -1,6 +1,6 @@
 """Turning mail's bytes into values: header and body text in any charset, and addresses.
 
-Dates are read by `importer.mail.dates`; `parse_date` and `from_line_date` are importable here too.
+Dates are read by `importer.mail.dates`.
 
 Rules, in the order they are applied:
 
@@ -32,10 +32,9 @@ from email.utils import getaddresses
 
 import chardet
 
-from importer.mail.dates import from_line_date, parse_date  # noqa: F401 (part of this API)
 
 __all__ = ["decode_header", "decode_header_ex", "decode_bytes", "decode_raw",
-           "charset_codec", "guess_codec", "parse_addresses", "parse_date", "from_line_date"]
+           "charset_codec", "guess_codec", "parse_addresses"]
 
 # Names mailers write that Python does not know, mapped to the codec that reads them.
 _ALIASES = {

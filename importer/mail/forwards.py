@@ -21,12 +21,8 @@ import unicodedata
 from email.message import Message
 from email.utils import parseaddr
 
+from importer.mail.decode import decode_bytes, decode_header
 from importer.mail.html2text import html_to_text
-
-try:
-    from importer.mail.decode import decode_bytes, decode_header
-except ImportError:  # importer.mail.decode is written alongside; content.py holds the stand-in
-    from importer.mail.content import decode_bytes, decode_header
 
 MAX_PARTS = 200        # parts looked at in one message
 MAX_DEPTH = 16         # multipart nesting followed

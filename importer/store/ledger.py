@@ -9,7 +9,6 @@ and asks the backend what it actually did (see deliver.py).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -17,95 +16,8 @@ from datetime import datetime, timezone
 from importer.mail.dates import iso
 from importer.errors import StoreError
 
-FORMAT = "archive-import-store/1"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT, command TEXT NOT NULL,
-    destination TEXT NOT NULL, sources TEXT NOT NULL, outcome TEXT,
-    messages_read INTEGER, threads INTEGER, tickets_created INTEGER,
-    tickets_present INTEGER, messages_added INTEGER, threads_failed INTEGER);
-CREATE TABLE IF NOT EXISTS ledger_threads (
-    destination TEXT NOT NULL, thread_id TEXT NOT NULL, ticket_id TEXT,
-    state TEXT NOT NULL CHECK (state IN ('creating', 'open', 'done', 'failed')),
-    error TEXT, updated TEXT NOT NULL, finished INTEGER NOT NULL DEFAULT 0, first_date TEXT,
-    PRIMARY KEY (destination, thread_id));
-CREATE TABLE IF NOT EXISTS ledger_messages (
-    destination TEXT NOT NULL, message_key TEXT NOT NULL, message_id TEXT NOT NULL,
-    thread_id TEXT NOT NULL, ticket_id TEXT, entry_id TEXT,
-    state TEXT NOT NULL CHECK (state IN ('adding', 'done')), date TEXT,
-    PRIMARY KEY (destination, message_key));
-CREATE TABLE IF NOT EXISTS quarantine (
-    sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, idx INTEGER NOT NULL, offset INTEGER,
-    reason TEXT NOT NULL, raw BLOB NOT NULL, first_seen TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ledger_messages_by_id ON ledger_messages (destination, message_id);
-CREATE INDEX IF NOT EXISTS ledger_threads_by_ticket ON ledger_threads (destination, ticket_id);
-"""
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-# Columns added since the first release of the format; older stores get them on open.
-_ADDED = {"ledger_threads": (("finished", "INTEGER NOT NULL DEFAULT 0"), ("first_date", "TEXT")),
-          "ledger_messages": (("date", "TEXT"),)}
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    for table, columns in _ADDED.items():
-        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        for name, decl in columns:
-            if name not in have:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
-
-
-def _readonly_views(conn: sqlite3.Connection) -> None:
-    """A read-only store written by an older version: temporary views (which SQLite resolves
-    before the file's own tables) add the missing columns, so reading needs no write."""
-    for table, columns in _ADDED.items():
-        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        missing = [name for name, _ in columns if name not in have]
-        if have and missing:
-            extra = ", ".join(f"NULL AS {name}" if name != "finished" else "0 AS finished"
-                              for name in missing)
-            conn.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {extra} FROM main.{table}")
-
-
-def open_store(path: str, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open (or create) the store file and check that it is ours."""
-    if readonly:
-        if not os.path.exists(path):
-            conn = sqlite3.connect(":memory:", check_same_thread=False)
-            conn.executescript(SCHEMA)
-            return conn
-        uri = "file:" + os.path.abspath(path) + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-    else:
-        try:
-            conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot open the store: {exc}") from exc
-    try:
-        conn.execute("PRAGMA foreign_keys = ON")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "meta" not in tables:
-            raise StoreError(f"{path}: is an SQLite file but not an archive-import store")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
-            _migrate(conn)
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
-            conn.commit()
-        elif tables:
-            _readonly_views(conn)
-        fmt = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a usable store ({exc})") from exc
-    if fmt and fmt[0] != FORMAT:
-        raise StoreError(f"{path}: store format {fmt[0]!r}, this version reads {FORMAT!r}")
-    return conn
 
 
 class Ledger:

@@ -8,7 +8,7 @@ import re
 import sys
 
 from importer.errors import ImporterError
-from importer.store.ledger import open_store
+from importer.store.schema import has_local_tables, open_store
 
 # Mail is hostile: an escape sequence in a subject could rewrite the user's terminal
 # (ESC ] 52 sets the clipboard on some). Everything but tab and newline below 0x20,
@@ -25,7 +25,7 @@ def show(store: str, ticket: str, raw: int | None, out=None) -> int:
     if not os.path.exists(store):
         raise ImporterError(f"{store}: no such store")
     conn = open_store(store, readonly=True)
-    if "tickets" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}:
+    if not has_local_tables(conn):
         raise ImporterError(f"{store}: holds no local tickets (was it an RT import's ledger?)")
     if not ticket.isdigit():
         raise ImporterError(f"ticket {ticket!r}: must be a ticket number")

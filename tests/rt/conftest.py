@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rthelpers import RTReader, make_rt_backend  # noqa: E402
 from importer.cli import main  # noqa: E402
-from importer.backends.rt.backend import DATE_FIELD, KEY_FIELD  # noqa: E402
+from importer.backends.rt.fields import DATE_FIELD, KEY_FIELD  # noqa: E402
 from importer.backends.rt.preflight import ensure_fields  # noqa: E402
 from importer.backends.rt.client import RTClient, auth_from_env  # noqa: E402
 from rtserver import RTServer, unavailable_reason  # noqa: E402

@@ -13,11 +13,10 @@ from importer.backends.rt.backend import RTBackend
 from importer.backends.rt.client import RTClient, auth_from_env
 
 
-def make_rt_backend(env, queue, *, adapter=None, retries=2, status="resolved",
+def make_rt_backend(env, queue, *, adapter=None, status="resolved",
                     attach_original=True) -> RTBackend:
     auth, _ = auth_from_env(env)
-    client = RTClient(env["RTSERVER"], auth, timeout=60, retries=retries, adapter=adapter,
-                      sleep=lambda s: None)
+    client = RTClient(env["RTSERVER"], auth, timeout=60, adapter=adapter)
     return RTBackend(client, queue=queue, status=status, attach_original=attach_original)
 
 

@@ -253,7 +253,8 @@ def test_dates_before_1970_are_left_to_rt_and_the_ticket_is_still_found(rt_backe
 
 def test_parallel_workers_share_one_backend_safely(rt_backend, reader, tmp_path):
     from importer.deliver import Deliverer, RetryPolicy
-    from importer.store.ledger import Ledger, open_store
+    from importer.store.ledger import Ledger
+    from importer.store.schema import open_store
     threads = [_thread(n % 3 + 1) for n in range(6)]
     by_id = {m.message_id: m for _, msgs in threads for m in msgs}
     conn = open_store(str(tmp_path / "ledger.sqlite"))

@@ -1,4 +1,4 @@
-"""The REST 2 client's retry rules, error mapping and secrecy, on a scripted transport (no server)."""
+"""The REST 2 client with the retry layer over it: retry rules, error mapping and secrecy,\non a scripted transport (no server)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hypothesis import example, given, strategies as st
 from importer.backends.rt import client as rtclient
 from importer.errors import AuthError, BackendError
 from importer.backends.rt.client import RTClient, auth_from_env, clean_base_url
+from importer.retry import MAX_RETRY_AFTER, RetryPolicy
 
 
 class Script(requests.adapters.BaseAdapter):
@@ -46,12 +47,22 @@ class Script(requests.adapters.BaseAdapter):
 
 
 def client(steps, retries=3, env=None):
+    """A client on a scripted transport, and the one retry layer over it (importer/retry.py):
+    the client tries each request once and says whether it may be repeated."""
     script = Script(steps)
     auth, _ = auth_from_env(env or {"RTUSER": "importer", "RTPASSWD": "hunter2-secret"})
     sleeps = []
-    c = RTClient("https://rt.example.org/", auth, retries=retries, adapter=lambda: script,
-                 sleep=sleeps.append)
+    c = RTClient("https://rt.example.org/", auth, adapter=lambda: script)
+    c.policy = RetryPolicy(attempts=retries, pause=sleeps.append)
     return c, script, sleeps
+
+
+def retried(c, method, *args, recover=None):
+    return c.policy.call(lambda: getattr(c, method)(*args), what=method, recover=recover)
+
+
+def never(*_):
+    raise AssertionError("asked what happened to a request that cannot have been applied")
 
 
 def refused():
@@ -61,42 +72,51 @@ def refused():
 
 def test_reads_are_retried_on_gateway_errors_and_timeouts():
     c, script, sleeps = client([502, requests.exceptions.ReadTimeout(), 503, (200, {}, {"ok": 1})])
-    assert c.get("/rt").body == {"ok": 1}
+    assert retried(c, "get", "/rt", recover=never).body == {"ok": 1}
     assert len(script.seen) == 4 and len(sleeps) == 3
 
 
 def test_reads_give_up_after_the_retry_budget_as_transient():
     c, script, _ = client([504] * 3, retries=2)
     with pytest.raises(BackendError) as err:
-        c.get("/rt")
+        retried(c, "get", "/rt")
     assert err.value.transient and err.value.status == 504 and len(script.seen) == 3
+
+
+def test_each_request_is_tried_once_by_the_client():
+    c, script, sleeps = client([503, 200])
+    with pytest.raises(BackendError) as err:
+        c.get("/rt")
+    assert err.value.transient and len(script.seen) == 1 and sleeps == []
 
 
 @pytest.mark.parametrize("lost", [requests.exceptions.ReadTimeout(),
                                   requests.exceptions.ConnectionError("reset by peer"), 502, 504])
 def test_a_write_whose_answer_was_lost_is_not_repeated(lost):
+    """It may have been applied: the retry layer asks what RT did instead of sending it again."""
     c, script, _ = client([lost, 201])
-    with pytest.raises(BackendError) as err:
-        c.post("/ticket", {"Subject": "x"})
-    assert err.value.transient and len(script.seen) == 1
+    asked = []
+    found = retried(c, "post", "/ticket", {"Subject": "x"},
+                    recover=lambda: asked.append(1) or "found by lookup")
+    assert found == "found by lookup" and asked == [1] and len(script.seen) == 1
 
 
 def test_a_write_that_never_reached_the_server_is_repeated():
     c, script, _ = client([refused(), requests.exceptions.ConnectTimeout(), (201, {}, {"id": "7"})])
-    assert c.post("/ticket", {}).body == {"id": "7"}
+    assert retried(c, "post", "/ticket", {}, recover=never).body == {"id": "7"}
     assert len(script.seen) == 3
 
 
 def test_429_is_repeated_after_retry_after_even_for_writes():
     c, script, sleeps = client([(429, {"Retry-After": "7"}, {}), (201, {}, {"id": "1"})])
-    assert c.post("/ticket", {}).status == 201
+    assert retried(c, "post", "/ticket", {}, recover=never).status == 201
     assert sleeps == [7.0]
 
 
 def test_backoff_grows_and_is_jittered_within_bounds():
     c, _, sleeps = client([503] * 6 + [200], retries=6)
-    c.get("/rt")
-    assert all(0 <= s <= min(rtclient.MAX_BACKOFF, 0.5 * 2 ** i) for i, s in enumerate(sleeps))
+    retried(c, "get", "/rt")
+    assert all(0 <= s <= min(c.policy.cap, 0.5 * 2 ** i) for i, s in enumerate(sleeps))
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -168,7 +188,7 @@ def test_retry_after_never_waits_beyond_the_cap(value):
     resp = requests.Response()
     resp.headers["Retry-After"] = value.replace("\n", " ").replace("\r", " ")
     wait = rtclient._retry_after(resp)
-    assert wait is None or 0 <= wait <= rtclient.MAX_RETRY_AFTER
+    assert wait is None or 0 <= wait <= MAX_RETRY_AFTER
 
 
 @pytest.mark.parametrize("rt_cfg, expected", [
@@ -177,8 +197,9 @@ def test_retry_after_never_waits_beyond_the_cap(value):
     ({"verify_tls": False}, False),
 ])
 def test_tls_is_verified_unless_a_ca_bundle_or_verify_off_is_configured(rt_cfg, expected):
-    from importer.backends.rt.backend import make_client
+    from importer.backends.rt.fields import make_client
     from importer.config import parse_config
-    cfg = parse_config({"backend": {"kind": "rt"}, "rt": rt_cfg}, "c.yaml")
-    client = make_client(cfg.rt, {"RTSERVER": "https://rt.example.org", "RTTOKEN": "t0k"})
+    cfg = parse_config({"backend": {"kind": "rt"}, "rt": rt_cfg}, "c.yaml",
+                       env={"RTSERVER": "https://rt.example.org"})
+    client = make_client(cfg.rt, {"RTTOKEN": "t0k"})
     assert client._verify == expected    # what every session of the client is given

@@ -7,7 +7,8 @@ import pytest
 from backend_contract import BackendContract, EntryView, TicketView
 from conftest import BOTH_RTS, both_rts
 from rthelpers import make_rt_backend, rt_datetime
-from importer.store.ledger import Ledger, open_store
+from importer.store.ledger import Ledger
+from importer.store.schema import open_store
 
 pytestmark = pytest.mark.rt
 

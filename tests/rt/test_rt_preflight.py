@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from importer.backends.rt.backend import DATE_FIELD, KEY_FIELD, custom_fields
+from importer.backends.rt.fields import DATE_FIELD, KEY_FIELD, custom_fields
 from importer.backends.rt.client import RTClient, auth_from_env
 from importer.backends.rt.preflight import StoreView, run_check
 from conftest import BOTH_RTS, make_queue
@@ -20,7 +20,6 @@ class Cfg:
     ca_bundle: str | None = None
     verify_tls: bool = True
     timeout: float = 30.0
-    retries: int = 1
     attach_original: bool = True
     workers: int = 1
     key_field: str = KEY_FIELD
@@ -39,7 +38,7 @@ def test_no_url_fails_first():
 def test_plain_http_to_another_host_fails_and_tls_off_is_unverified():
     assert by_name(run_check(Cfg(url="http://rt.example.org"), create_queue=False,
                              env={}))["tls"].ok is False
-    off = run_check(Cfg(url="https://127.0.0.1:1", verify_tls=False, retries=0), create_queue=False,
+    off = run_check(Cfg(url="https://127.0.0.1:1", verify_tls=False), create_queue=False,
                     env={"RTUSER": "u", "RTPASSWD": "p"})
     assert by_name(off)["tls"].ok is None
 
@@ -52,7 +51,7 @@ def test_missing_credentials_fail(rt_server):
 
 @pytest.mark.rt
 def test_superuser_and_queue_found_pass(rt_server, rt_env, rt_queue, no_mail):
-    results = run_check(Cfg(queue=rt_queue), create_queue=False, env=rt_env)
+    results = run_check(Cfg(url=rt_env.get("RTSERVER"), queue=rt_queue), create_queue=False, env=rt_env)
     named = by_name(results)
     assert all(r.ok is not False for r in results), results
     assert named["reachable"].ok and named["authenticated"].ok and named["queue"].ok
@@ -62,16 +61,16 @@ def test_superuser_and_queue_found_pass(rt_server, rt_env, rt_queue, no_mail):
 @pytest.mark.rt
 def test_missing_queue_fails_unless_created(rt_server, rt_env, no_mail):
     name = f"Check-{os.getpid()}"
-    assert by_name(run_check(Cfg(queue=name), create_queue=False, env=rt_env))["queue"].ok is False
-    made = by_name(run_check(Cfg(queue=name), create_queue=True, env=rt_env))["queue"]
+    assert by_name(run_check(Cfg(url=rt_env.get("RTSERVER"), queue=name), create_queue=False, env=rt_env))["queue"].ok is False
+    made = by_name(run_check(Cfg(url=rt_env.get("RTSERVER"), queue=name), create_queue=True, env=rt_env))["queue"]
     assert made.ok and "created" in made.detail
-    assert by_name(run_check(Cfg(queue=name), create_queue=False, env=rt_env))["queue"].ok
+    assert by_name(run_check(Cfg(url=rt_env.get("RTSERVER"), queue=name), create_queue=False, env=rt_env))["queue"].ok
 
 
 @pytest.mark.rt
 def test_wrong_password_fails_without_printing_it(rt_server, rt_env, rt_queue, no_mail):
     env = {**rt_env, "RTPASSWD": "n0t-the-pw"}
-    results = run_check(Cfg(queue=rt_queue), create_queue=False, env=env)
+    results = run_check(Cfg(url=env.get("RTSERVER"), queue=rt_queue), create_queue=False, env=env)
     assert by_name(results)["authenticated"].ok is False
     assert "n0t-the-pw" not in repr(results)
 
@@ -81,7 +80,7 @@ def test_queue_watchers_that_would_be_mailed_fail(rt_server, rt_env, rt_queue, n
     s = rt_server.session()
     r = s.put(f"{rt_server.url}/REST/2.0/queue/{rt_queue}", json={"AdminCc": ["boss@example.org"]})
     assert r.status_code == 200, r.text
-    named = by_name(run_check(Cfg(queue=rt_queue), create_queue=False, env=rt_env))
+    named = by_name(run_check(Cfg(url=rt_env.get("RTSERVER"), queue=rt_queue), create_queue=False, env=rt_env))
     assert named["queue AdminCc"].ok is False and "boss@example.org" in named["queue AdminCc"].detail
     assert named["queue Cc"].ok is True
 
@@ -94,7 +93,7 @@ def test_check_finds_out_whether_this_rt_keeps_created(request, flavour):
     queue = make_queue(server)
     env = {"RTSERVER": server.url, "RTUSER": server.auth[0], "RTPASSWD": server.auth[1]}
     before = server.mail_count()
-    dates = by_name(run_check(Cfg(queue=queue), create_queue=False, env=env))["dates"]
+    dates = by_name(run_check(Cfg(url=env.get("RTSERVER"), queue=queue), create_queue=False, env=env))["dates"]
     assert dates.ok
     assert ("keeps historical Created" in dates.detail) == (flavour == "keeps-created")
     assert ("contrib/rt-import-dates" in dates.detail) == (flavour == "drops-created")
@@ -116,7 +115,7 @@ def test_check_reads_the_store(rt_server, rt_env, rt_queue, no_mail, tmp_path):
     path = str(tmp_path / "archive.sqlite")
 
     def store_check(tickets, identity):
-        return by_name(run_check(Cfg(queue=rt_queue), create_queue=False, env=rt_env,
+        return by_name(run_check(Cfg(url=rt_env.get("RTSERVER"), queue=rt_queue), create_queue=False, env=rt_env,
                                  store=StoreView(path, tickets, identity)))["store"]
 
     empty = store_check(0, None)

@@ -38,102 +38,32 @@ not know.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import os
 import re
 import threading
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
-from importer.backends.base import Found
+from importer.backends.base import Found, Kind
+from importer.backends.rt.client import RTClient
+from importer.backends.rt.fields import (DATE_FIELD, INACTIVE, KEY_FIELD, SUBJECT_MAX, attachment,
+                                         cf_values, custom_fields, failures, imported_tickets,
+                                         make_client, one_line, path_part, queue_identity,
+                                         rest_date, rt_date, thread_key, tsql_quote,
+                                         valid_requestors)
 from importer.errors import BackendError, MismatchError
 from importer.records import MessageContent, ThreadPlan, TicketRef
-from importer.backends.rt.client import RTClient, auth_from_env
 
 log = logging.getLogger(__name__)
 
-# Statuses of RT's default lifecycle that stamp Resolved (etc/RT_Config.pm, "inactive").
-INACTIVE = frozenset({"resolved", "rejected", "deleted"})
-# RT's answers to updates are lists of sentences; these words mark a failure
-# (RT::Ticket::_SetStatus, RT::Record::_Set, AddWatcher). Addresses are removed
-# first, since RT echoes them ("Added x@y as Requestor").
-_FAILURE = re.compile(r"(?i)\b(permission denied|no permission|could ?not|couldn't|can't|cannot|"
-                      r"invalid|illegal|isn't a valid|not a valid|not allowed|failed|"
-                      r"not found|unknown)\b")
-# A bare addr-spec as the parser lowercases it. RT takes a name without "@"
-# for a user name (a From: of "root" must never become RT's superuser), and
-# answers 500 to an address with a space.
-_ADDRESS = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-_MIME_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,64}$")
 _TXN = re.compile(r"/transaction/(\d+)$")
-EPOCH_FLOOR = datetime(1970, 1, 2, tzinfo=timezone.utc)
-SUBJECT_MAX = 200          # RT's Tickets.Subject is varchar(200)
-KEY_FIELD = "Archive-Import-Key"        # rt.key_field: the ticket custom field with the key
-DATE_FIELD = "Archive-Original-Date"    # rt.date_field: used where the admin created it
 _NOT_OURS = "the store does not belong to this RT (use a new --store)"
 LOOKUP_BATCH = 100         # keys per TicketSQL query (about 6 KB of URL)
-
-
-def rest_date(value: str) -> str:
-    """An RT date as REST 2 answers it ("2015-03-02T10:00:00Z") from the form RT takes
-    ("2015-03-02 10:00:00"): so what was sent can be compared with what RT kept."""
-    return value.replace(" ", "T") + "Z"
-
-
-def rt_date(when: datetime | None) -> str | None:
-    """RT's ISO form in UTC; naive datetimes are taken as UTC. None before 1970-01-02:
-    RT::Date counts seconds from 1970 and takes 0 or less as "not set" (a 1969 Created
-    came back as 1970-01-01 00:00:00 on RT 5.0.3), so RT keeps its own date then."""
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    when = when.astimezone(timezone.utc)
-    if when < EPOCH_FLOOR:
-        return None
-    return when.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def one_line(text: str, limit: int) -> str:
-    """Header-safe text: controls (CR, LF: header injection) become spaces, bounded."""
-    return " ".join(_CONTROL.sub(" ", text or "").split())[:limit]
-
-
-def valid_requestors(addresses: tuple[str, ...]) -> list[str]:
-    seen: dict[str, None] = {}
-    for addr in addresses:
-        a = (addr or "").strip().lower()
-        if _ADDRESS.match(a) and ".." not in a:
-            seen.setdefault(a, None)
-        elif a:
-            log.warning("not a requestor RT can take, left out: %r", a[:100])
-    return list(seen)
-
-
-def failures(messages: Any) -> list[str]:
-    """The sentences of an RT answer list that report a failure."""
-    if not isinstance(messages, list):
-        return []
-    bad = []
-    for m in messages:
-        text = re.sub(r"\S+@\S+", "", str(m))
-        if _FAILURE.search(text):
-            bad.append(str(m)[:300])
-    return bad
-
-
-def tsql_quote(value: str) -> str:
-    """A TicketSQL string literal (RT::SQL: backslash escapes inside single quotes)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class RTBackend:
     """Backend protocol over RT's REST 2 API; thread-safe (the client keeps a session per thread)."""
 
-    name = "rt"
+    kind = Kind.RT
     needs_content = True
 
     def __init__(self, client: RTClient, *, queue: str = "Archive", status: str = "resolved",
@@ -155,10 +85,13 @@ class RTBackend:
         self._entries: dict[str, dict[str, str]] = {}   # ticket -> Message-ID -> transaction
 
     @classmethod
-    def from_config(cls, cfg_rt, status: str, env: Mapping[str, str] = os.environ) -> "RTBackend":
-        return cls(make_client(cfg_rt, env), queue=cfg_rt.queue, status=status,
+    def from_config(cls, cfg_rt, status: str) -> "RTBackend":
+        return cls(make_client(cfg_rt), queue=cfg_rt.queue, status=status,
                    attach_original=cfg_rt.attach_original, key_field=cfg_rt.key_field,
                    date_field=cfg_rt.date_field or None)
+
+    def ticket_ref(self, ticket_id: str) -> TicketRef:
+        return TicketRef(self.kind, ticket_id)
 
     def __repr__(self) -> str:
         return f"<RTBackend {self.client.base_url} queue={self.queue!r}>"
@@ -203,7 +136,7 @@ class RTBackend:
                                                 "fields": "id"}).body or {}
             items = body.get("items") or []
             if items:
-                ticket = TicketRef(self.name, str(items[0]["id"]))
+                ticket = self.ticket_ref(str(items[0]["id"]))
                 finished = self._state(self._ticket(ticket.id), ticket, None)
                 self._remember(ticket.id, plan, status_set=False)
                 return Found(ticket, finished)
@@ -235,7 +168,7 @@ class RTBackend:
         tid = str((answer.body or {}).get("id") or "")
         if not tid.isdigit():
             raise BackendError("RT created no ticket (no id in its answer)", message_id=first.message_id)
-        ticket = TicketRef(self.name, tid)
+        ticket = self.ticket_ref(tid)
         with self._lock:
             self._quiet.add(tid)
             self._entries[tid] = {first.message_id: f"{tid}:create"}
@@ -326,7 +259,7 @@ class RTBackend:
             if self._queue_id is not None:
                 return self._queue_id
         try:
-            answer = self.client.get(f"/queue/{_path_part(self.queue)}")
+            answer = self.client.get(f"/queue/{path_part(self.queue)}")
         except BackendError as exc:
             if exc.status == 404:
                 raise BackendError(f"RT queue {self.queue!r} not found (archive-import check "
@@ -393,12 +326,12 @@ class RTBackend:
 
     def _body(self, msg: MessageContent) -> dict[str, Any]:
         """Content: the original headers, a blank line, the text; attachments; the original."""
-        files = [_attachment(a.filename, a.content_type, a.data, n)
+        files = [attachment(a.filename, a.content_type, a.data, n)
                  for n, a in enumerate(msg.attachments, 1)]
         if self.attach_original:
             # application/octet-stream, not message/rfc822: RT stores message/* as text and
             # re-encodes 8-bit bytes (an "é" came back as two U+FFFD on RT 5.0.3).
-            files.append(_attachment("original.eml", "application/octet-stream", msg.raw, 0))
+            files.append(attachment("original.eml", "application/octet-stream", msg.raw, 0))
         body: dict[str, Any] = {
             "Subject": one_line(msg.subject, 900),
             "Content": msg.header_block() + "\n\n" + (msg.text or ""),
@@ -466,79 +399,3 @@ class RTBackend:
             if page >= int(body.get("pages") or 1):
                 return
 
-
-def queue_identity(base_url: str, name: str, qid, created) -> str:
-    """Which RT queue a store belongs to: a reinstalled RT at the same URL has new queues,
-    with other creation times, even where the ids repeat."""
-    return f"RT {base_url} queue {name!r} (id {qid}, created {created})"
-
-
-def imported_tickets(client: RTClient, qid: str, key_cf: str) -> int | None:
-    """How many tickets of the queue carry a key; None when RT does not say (no total)."""
-    found = client.get("/tickets", {"query": f"Queue = {qid} AND CF.{{{key_cf}}} IS NOT NULL",
-                                    "per_page": 1, "fields": "id"}).body or {}
-    total = found.get("total")
-    return int(total) if isinstance(total, int) else (0 if not found.get("items") else None)
-
-
-def thread_key(thread_id: str) -> str:
-    """The value of the key custom field for a thread: bounded, and safe in TicketSQL."""
-    return "ai1-" + hashlib.sha256(thread_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
-
-
-def custom_fields(client: RTClient, qid: str) -> dict[str, tuple[str, str]]:
-    """Ticket custom fields that apply to the queue: lowercased name -> (id, Type)."""
-    out: dict[str, tuple[str, str]] = {}
-    body = client.get(f"/queue/{qid}/customfields",
-                      {"per_page": 100, "fields": "Name,LookupType,Type,Disabled"}).body or {}
-    for item in body.get("items") or []:
-        if (item.get("LookupType") == "RT::Queue-RT::Ticket"
-                and str(item.get("Disabled", "0")) != "1" and item.get("Name")):
-            out.setdefault(str(item["Name"]).lower(), (str(item["id"]), str(item.get("Type"))))
-    return out
-
-
-def cf_values(body: dict, cf_id: str) -> list[str]:
-    for cf in body.get("CustomFields") or []:
-        if isinstance(cf, dict) and str(cf.get("id")) == str(cf_id):
-            return [str(v) for v in cf.get("values") or []]
-    return []
-
-
-def _attachment(name: str, ctype: str, data: bytes, n: int) -> dict[str, str]:
-    """One REST 2 attachment. RT refuses a false FileName/FileType/FileContent (Perl
-    truth: "", "0"), so an empty file is sent as "=", which decodes to no bytes.
-
-    RT::Util::mime_recommended_filename decodes the name as UTF-8 *bytes*: sent as
-    characters, "Zoë" came back "Zo\ufffd" and "☃" made RT 5.0.3 answer 500. So the
-    name travels as its UTF-8 bytes, one JSON character each.
-    """
-    fname = one_line(name, 255).replace("/", "_").replace("\\", "_")
-    if fname in ("", "0", ".", ".."):
-        fname = f"attachment-{n}"
-    wire = fname.encode("utf-8")[:255].decode("utf-8", "ignore").encode("utf-8")
-    ctype = (ctype or "").strip().lower()
-    if not _MIME_TYPE.match(ctype):
-        ctype = "application/octet-stream"
-    content = base64.b64encode(data).decode("ascii") or "="
-    return {"FileName": wire.decode("latin-1"), "FileType": ctype, "FileContent": content}
-
-
-def _path_part(name: str) -> str:
-    from urllib.parse import quote
-    return quote(name, safe="")
-
-
-def make_client(cfg_rt, env: Mapping[str, str]) -> RTClient:
-    """The client from the configuration and the environment (RTSERVER, RTUSER, RTPASSWD, RTTOKEN)."""
-    url = cfg_rt.url or env.get("RTSERVER")
-    if not url:
-        raise BackendError("no RT URL: set rt.url in the configuration or RTSERVER")
-    auth, creds = auth_from_env(env)
-    if auth is None:
-        raise BackendError("no RT credentials: set RTTOKEN, or RTUSER and RTPASSWD")
-    verify: bool | str = cfg_rt.ca_bundle or bool(cfg_rt.verify_tls)
-    try:
-        return RTClient(url, auth, verify=verify, timeout=cfg_rt.timeout, retries=cfg_rt.retries)
-    except ValueError as exc:
-        raise BackendError(f"bad RT URL: {exc}") from None

@@ -1,10 +1,10 @@
-"""HTTP to Request Tracker's REST 2 API: sessions, authentication, TLS, retries, error mapping.
+"""HTTP to Request Tracker's REST 2 API: sessions, authentication, TLS, error mapping.
 
-Retry rule: a request is repeated here only when repeating it cannot do
-anything twice: reads (GET), and writes whose connection was never made or
-that RT refused with 429. A POST or PUT whose answer was lost after it was
-sent raises BackendError(transient=True); the pipeline driver then asks the
-backend's find_* methods what RT did before it tries again.
+Each request is tried once. Its failure says what a retry needs to know
+(importer/retry.py is the one retry layer): `transient` (a timeout, a reset,
+429/502/503/504), `sent` (a POST or PUT whose answer was lost may have been
+applied: the driver asks the backend what RT did before trying again; a read,
+a refused connection or a 429 was not) and `retry_after`.
 
 Secrets (password, token) live only inside the requests auth object, whose
 repr hides them; no message built here ever contains them or the URL's
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import random
 import threading
 import time
 import urllib.parse
@@ -26,6 +25,7 @@ import requests
 import urllib3
 
 from importer.errors import AuthError, BackendError
+from importer.retry import MAX_RETRY_AFTER
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,6 @@ API = "/REST/2.0"
 # 502/504 come from a proxy that may already have handed the request to RT;
 # 503 may too. Only reads are repeated after them.
 TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
-MAX_BACKOFF = 30.0        # seconds, one wait
-MAX_RETRY_AFTER = 300.0   # seconds: a longer Retry-After is clamped to this
 _insecure_warned = False
 _warn_lock = threading.Lock()
 
@@ -145,12 +143,11 @@ class RTClient:
     """A thread-safe REST 2 client: one requests.Session per thread."""
 
     def __init__(self, base_url: str, auth: requests.auth.AuthBase | None, *,
-                 verify: bool | str = True, timeout: float = 60.0, retries: int = 5,
-                 adapter: Callable[[], requests.adapters.BaseAdapter] | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 verify: bool | str = True, timeout: float = 60.0,
+                 adapter: Callable[[], requests.adapters.BaseAdapter] | None = None):
         self.base_url = clean_base_url(base_url)
         self._auth, self._verify, self._timeout = auth, verify, timeout
-        self._retries, self._adapter, self._sleep = max(0, retries), adapter, sleep
+        self._adapter = adapter
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -216,33 +213,19 @@ class RTClient:
         return self._call("PUT", path, json=payload)
 
     def _call(self, method: str, path: str, **kw) -> Answer:
+        """One try; the retry layer (importer/retry.py) decides whether to try again."""
         url = self.base_url + API + path
-        safe = method == "GET"
-        for attempt in range(self._retries + 1):
-            last = attempt == self._retries
-            session = self._session()
-            self._count()
-            try:
-                resp = session.request(method, url, timeout=self._timeout,
-                                       allow_redirects=False, **kw)
-            except requests.RequestException as exc:
-                may_retry = safe or _never_reached_server(exc)
-                if last or not may_retry:
-                    raise BackendError(f"{method} {path}: {type(exc).__name__}"
-                                       + ("" if may_retry else ": answer lost, the request may have been applied"),
-                                       transient=True) from None
-                self._backoff(attempt, None)
-                continue
-            if resp.status_code in TRANSIENT_STATUS and (safe or resp.status_code == 429) and not last:
-                self._backoff(attempt, _retry_after(resp))
-                continue
-            return self._answer(method, path, resp)
-        raise AssertionError("unreachable")
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> None:
-        """Exponential backoff with full jitter (AWS architecture blog, 2015)."""
-        delay = random.uniform(0, min(MAX_BACKOFF, 0.5 * 2 ** attempt))
-        self._sleep(max(delay, retry_after or 0.0))
+        session = self._session()
+        self._count()
+        try:
+            resp = session.request(method, url, timeout=self._timeout, allow_redirects=False, **kw)
+        except requests.RequestException as exc:
+            # A read can always be repeated; a write only if it never reached RT.
+            unsent = method == "GET" or _never_reached_server(exc)
+            raise BackendError(f"{method} {path}: {type(exc).__name__}"
+                               + ("" if unsent else ": answer lost, the request may have been applied"),
+                               transient=True, sent=not unsent) from None
+        return self._answer(method, path, resp)
 
     def _answer(self, method: str, path: str, resp: requests.Response) -> Answer:
         try:
@@ -260,7 +243,11 @@ class RTClient:
         what = f"{method} {path}: {_message(body) or resp.reason or 'error'}"
         if status in (401, 403):
             raise AuthError(what, status=status)
-        raise BackendError(what, status=status, transient=status in TRANSIENT_STATUS)
+        # A 429 was refused before any work; a 502/503/504 may come from a proxy that had
+        # already handed the request on: only a read is surely not applied then.
+        raise BackendError(what, status=status, transient=status in TRANSIENT_STATUS,
+                           sent=method != "GET" and status != 429,
+                           retry_after=_retry_after(resp) if status in TRANSIENT_STATUS else None)
 
     def close(self) -> None:
         with self._lock:

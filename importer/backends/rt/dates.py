@@ -19,7 +19,7 @@ import sqlite3
 from datetime import datetime
 from typing import IO
 
-from importer.backends.rt.backend import rt_date
+from importer.backends.rt.fields import rt_date
 from importer.errors import ConfigError
 from importer.store.ledger import dates_for
 

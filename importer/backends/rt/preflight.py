@@ -13,7 +13,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from importer.backends.rt.backend import (KEY_FIELD, custom_fields, imported_tickets, make_client,
+from importer.backends.rt.fields import (KEY_FIELD, custom_fields, imported_tickets, make_client,
                                   queue_identity, rest_date)
 from importer.errors import AuthError, BackendError
 from importer.backends.rt.client import RTClient, auth_from_env, clean_base_url
@@ -71,7 +71,7 @@ def run_check(cfg_rt, *, create_queue: bool, env: Mapping[str, str] = os.environ
 
 
 def _check_url(cfg_rt, env: Mapping[str, str]) -> list[CheckResult]:
-    url = cfg_rt.url or env.get("RTSERVER")
+    url = cfg_rt.url   # rt.url, or RTSERVER: read once, at config load
     if not url:
         return [CheckResult("url", False, "no RT URL: set rt.url in the configuration or RTSERVER")]
     try:
