@@ -110,7 +110,7 @@ timed(pipeline, "parse_record", "parse")
 timed(pipeline, "read_stage", "read: scan, ledger")
 timed(pipeline, "build_plans", "thread")
 timed(Deliverer, "run", "deliver (dry run)")
-timed(pipeline, "write_report", "report")
+timed(pipeline, "write_run_report", "report")
 start = time.process_time()
 cli.main(sys.argv[2:])
 total = time.process_time() - start

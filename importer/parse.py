@@ -35,6 +35,7 @@ from email.policy import compat32
 from hashlib import sha256
 
 from importer import dedupe
+from importer.mail import contenthash
 from importer.mail.dates import from_line_date, parse_date
 from importer.mail.decode import decode_header_ex, decode_raw, guess_codec, parse_addresses
 from importer.mail.headers import header_bounds, header_fields, preview, unreadable_reason
@@ -201,12 +202,12 @@ def _build(raw: RawMessage, fields, header_count: int, body: bytes,
     date_raw = text.raw(_first(fields, "date", defects))
     received = fields.get("received", ())
     date, source, header_date = _dates(date_raw, received, text.raw, raw.from_line, defects)
-    chash = dedupe.content_hash(
+    chash = contenthash.content_hash(
         from_addrs=from_addrs, to=to, cc=cc, subject=subject, date=header_date,
         date_raw=date_raw or "", refs=refs + irt, own_id=mid, body=body)
     return MessageRecord(
         source=raw.source, sha256=sha256(raw.raw).hexdigest(), size=len(raw.raw),
-        message_id=mid or dedupe.synthetic_id(chash), synthetic_id=mid is None,
+        message_id=mid or contenthash.synthetic_id(chash), synthetic_id=mid is None,
         references=refs, in_reply_to=irt, subject=subject,
         from_addr=(from_addrs or ("",))[0], from_display=from_display,
         to=to, cc=cc, date=date, date_source=source, content_hash=chash,

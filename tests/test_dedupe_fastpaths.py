@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings, strategies as st
 
-from importer.dedupe import (_date_key, _subject_key, content_hash, normalise_body,
-                             strip_list_footer)
+from importer.mail.contenthash import (_date_key, _subject_key, content_hash, normalise_body,
+                                       strip_list_footer)
 
 FOOTER = (b"_______________________________________________\nsupport mailing list\n"
           b"https://lists.example.org/mailman/listinfo/support\n")

@@ -4,7 +4,8 @@ from dataclasses import replace
 
 from hypothesis import given, settings, strategies as st
 
-from importer.dedupe import Deduper, strip_list_footer
+from importer.dedupe import Deduper
+from importer.mail.contenthash import strip_list_footer
 from importer.parse import parse_record
 from importer.records import MessageRecord, RawMessage, SourceRef
 
