@@ -25,7 +25,7 @@ from typing import Callable
 from importer.errors import AuthError, BackendError, MismatchError
 from importer.records import MessageContent, MessageRecord, ThreadPlan, TicketRef
 from importer.retry import RetryPolicy
-from importer.store.ledger import Ledger
+from importer.store.ledger import Ledger, MessageState, ThreadState
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Deliverer:
                                    status=exc.status) from exc
             log.error("thread <%s>: %s", plan.id, exc)
             # "failed" never overwrites "finished": the retry still only adds comments.
-            self.ledger.set_thread(plan.id, None, "failed", str(exc))
+            self.ledger.set_thread(plan.id, None, ThreadState.FAILED, str(exc))
             return Outcome(plan.id, None, error=str(exc))
 
     def _thread(self, plan: ThreadPlan) -> Outcome:
@@ -117,7 +117,7 @@ class Deliverer:
             if ticket_id is not None:
                 finished = self.ledger.ticket_finished(ticket_id)
         pending = [p.record for p in plan.messages
-                   if self.ledger.message_state(message_key(p.record, self.dedupe))[1] != "done"]
+                   if self.ledger.message_state(message_key(p.record, self.dedupe))[1] != MessageState.DONE]
         if ticket_id is not None and finished and not pending:
             return Outcome(plan.id, self.backend.ticket_ref(ticket_id))   # no request
         ticket, created, known = None, False, False
@@ -142,13 +142,13 @@ class Deliverer:
             added += self._add(plan, ticket, rec, incremental=finished, known=known)
         self._attempt(lambda: self.backend.finish_ticket(ticket, plan, created=not finished),
                       what=f"finishing ticket {ticket.id}")
-        self.ledger.set_thread(plan.id, ticket.id, "done", finished=True,
+        self.ledger.set_thread(plan.id, ticket.id, ThreadState.DONE, finished=True,
                                first_date=plan.first_date)
         return Outcome(plan.id, ticket, created=created, added=added)
 
     def _create(self, plan: ThreadPlan, first: MessageRecord) -> TicketRef:
         content = self.load(first)
-        self.ledger.set_thread(plan.id, None, "creating", first_date=plan.first_date)
+        self.ledger.set_thread(plan.id, None, ThreadState.CREATING, first_date=plan.first_date)
         ticket, entry = self._attempt(
             lambda: self.backend.create_ticket(plan, content), what="creating the ticket",
             recover=lambda: self._found_ticket(plan, content))
@@ -167,9 +167,9 @@ class Deliverer:
 
     def _record(self, plan, ticket: TicketRef, rec: MessageRecord, entry: str) -> None:
         key = message_key(rec, self.dedupe)
-        self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, "done",
+        self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, MessageState.DONE,
                                 date=rec.date, commit=False)
-        self.ledger.set_thread(plan.id, ticket.id, "open")
+        self.ledger.set_thread(plan.id, ticket.id, ThreadState.OPEN)
 
     def _add(self, plan, ticket: TicketRef, rec: MessageRecord, *, incremental: bool,
              known: bool) -> int:
@@ -178,17 +178,17 @@ class Deliverer:
         key = message_key(rec, self.dedupe)
         content = self.load(rec)
         entry = None
-        if not known or self.ledger.message_state(key)[1] == "adding":
+        if not known or self.ledger.message_state(key)[1] == MessageState.ADDING:
             entry = self._attempt(lambda: self.backend.find_message(ticket, content),
                                   what=f"looking for <{rec.message_id}>")
         added = entry is None
         if entry is None:
-            self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, None, "adding")
+            self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, None, MessageState.ADDING)
             entry = self._attempt(
                 lambda: self.backend.add_message(ticket, content, incremental=incremental),
                 what=f"adding <{rec.message_id}>",
                 recover=lambda: self.backend.find_message(ticket, content))
-        self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, "done",
+        self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, MessageState.DONE,
                                 date=rec.date)
         return int(added)
 

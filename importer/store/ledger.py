@@ -9,12 +9,29 @@ and asks the backend what it actually did (see deliver.py).
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 import threading
 from datetime import datetime, timezone
 
 from importer.mail.dates import iso
 from importer.errors import StoreError
+
+class ThreadState(enum.StrEnum):
+    """A thread's step in the ledger (the `ledger_threads.state` column)."""
+
+    CREATING = "creating"   # a create was sent: its answer may be lost, look before creating
+    OPEN = "open"           # the ticket exists and holds some messages
+    DONE = "done"           # every message in, status, dates and requestors set
+    FAILED = "failed"       # the last try failed; `finished` still says if it was ever done
+
+
+class MessageState(enum.StrEnum):
+    """A message's step in the ledger (the `ledger_messages.state` column)."""
+
+    ADDING = "adding"       # sent: its answer may be lost, look before adding again
+    DONE = "done"
+
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
