@@ -103,7 +103,8 @@ def cmd_import(args, cfg: Config) -> int:
     s = result.summary
     verb = "would create" if result.kind == Kind.DRY_RUN else "created"
     line = (f"{s['messages_read']} messages read, {s['duplicates']} duplicates, "
-            f"{s['quarantined']} quarantined, {s['threads']} threads; tickets {verb} "
+            f"{s['quarantined']} quarantined, {s['threads']} threads"
+            + (f", {_skipped(result.skipped)}" if result.skipped else "") + f"; tickets {verb} "
             f"{result.created}, already present {result.present}"
             + (f", FAILED {result.failed}" if result.failed else "")
             + f"; {result.seconds:.1f} s; report {args.report}")
@@ -113,6 +114,19 @@ def cmd_import(args, cfg: Config) -> int:
               "`archive-import status`); run the same command again to retry them", file=sys.stderr)
         return EXIT_FAILED_THREADS
     return EXIT_OK
+
+
+def _skipped(reasons) -> str:
+    """"3 files skipped: not mail", or with several reasons "4 files skipped (not mail: 3,
+    a FIFO: 1)": nothing is left out without being counted and said."""
+    import collections
+    import re
+    by = collections.Counter(re.split(r" \(|: ", r, maxsplit=1)[0] for r in reasons)
+    n = sum(by.values())
+    files = "file" if n == 1 else "files"
+    if len(by) == 1:
+        return f"{n} {files} skipped: {next(iter(by))}"
+    return f"{n} {files} skipped (" + ", ".join(f"{r}: {k}" for r, k in by.most_common()) + ")"
 
 
 def cmd_status(args, cfg: Config) -> int:

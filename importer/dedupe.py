@@ -72,6 +72,7 @@ class Deduper:
             for rec in c.dropped:
                 same_id = rec.message_id == c.kept.message_id and not c.kept.synthetic_id
                 duplicates.append(Duplicate(rec.message_id, c.kept.source, rec.source,
-                                            "message-id" if same_id else "content"))
+                                            "message-id" if same_id else "content",
+                                            rec.sha256, c.kept.sha256))
         counts = Counter(r.message_id for r in unique)
         return unique, duplicates, {mid for mid, n in counts.items() if n > 1}

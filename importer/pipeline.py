@@ -11,7 +11,7 @@ import hashlib
 import time
 from dataclasses import replace
 
-from importer import progress
+from importer import accounts, progress
 from importer.backends import Destination, open_destination
 from importer.config import Config
 from importer.dedupe import Deduper
@@ -36,12 +36,13 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
         del records
         plans = build_plans(unique, cfg, duplicates)
         outcomes = deliver_stage(plans, archive, dest, cfg, quiet)
-        result = RunResult.of(dest.backend.kind, unique, duplicates, quarantine, plans,
-                              outcomes, time.monotonic() - started)
+        result = RunResult.of(dest.backend.kind, archive, unique, duplicates, quarantine,
+                              plans, outcomes, time.monotonic() - started)
         dest.ledger.finish_run(run_id, result.outcome, result.counts())
         if report:
             write_run_report(report, result, plans, outcomes, imposters, duplicates,
                              quarantine, archive.files, dest, command)
+    accounts.check(result.problems)
     return result
 
 

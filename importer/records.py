@@ -188,6 +188,8 @@ class Duplicate:
     kept: SourceRef
     dropped: SourceRef
     reason: str        # "message-id" | "content"
+    sha256: str = ""   # of the dropped copy's bytes: a reviewer can check it against its source
+    kept_sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import IO, Iterable
 
+from importer import accounts
 from importer.mail.dates import iso
 from importer.records import Duplicate, Quarantined, ThreadPlan, TicketRef
 
@@ -32,27 +33,36 @@ class RunResult:
     added: int
     failed: int
     seconds: float
+    problems: tuple[str, ...] = ()    # counts that do not add up (accounts.py)
+    skipped: tuple[str, ...] = ()     # why each skipped file was skipped
 
     @classmethod
-    def of(cls, kind, unique, duplicates, quarantine, plans, outcomes,
+    def of(cls, kind, archive, unique, duplicates, quarantine, plans, outcomes,
            seconds: float) -> "RunResult":
         from importer.deliver import Result
         results = [o.result for o in outcomes]
-        summary = {"messages_read": len(unique) + len(duplicates) + len(quarantine),
+        skipped = tuple(f.skipped for f in archive.files if f.skipped)
+        # messages_read is what the readers handed on, counted apart from the outcomes.
+        summary = {"messages_read": archive.produced,
                    "messages_unique": len(unique), "duplicates": len(duplicates),
-                   "quarantined": len(quarantine), "threads": len(plans)}
+                   "quarantined": len(quarantine), "threads": len(plans),
+                   "files_read": len(archive.files) - len(skipped),
+                   "files_skipped": len(skipped)}
+        found = accounts.problems(archive.produced, unique, duplicates, quarantine, plans,
+                                  archive.files)
         return cls(kind, summary, created=results.count(Result.CREATED),
                    present=results.count(Result.PRESENT) + results.count(Result.EXTENDED),
                    added=sum(o.added for o in outcomes), failed=results.count(Result.FAILED),
-                   seconds=seconds)
+                   seconds=seconds, problems=tuple(found), skipped=skipped)
 
     @property
     def outcome(self) -> str:
-        return "failed" if self.failed else "finished"
+        return "failed" if self.failed or self.problems else "finished"
 
     def counts(self) -> dict:
         """The `delivery` counts, and with the summary the ledger's run row."""
-        return {**self.summary, "tickets_created": self.created,
+        return {**{k: v for k, v in self.summary.items() if not k.startswith("files_")},
+                "tickets_created": self.created,
                 "tickets_present": self.present, "messages_added": self.added,
                 "threads_failed": self.failed}
 
@@ -118,7 +128,8 @@ def _write(fp: IO[str], summary, threads, duplicates, quarantine, extra) -> None
     for i, d in enumerate(duplicates):
         fp.write(("," if i else "") + "\n  " + dump({
             "message_id": d.message_id, "kept": d.kept.to_report(),
-            "dropped": d.dropped.to_report(), "reason": d.reason}))
+            "dropped": d.dropped.to_report(), "reason": d.reason, "sha256": d.sha256,
+            "kept_sha256": d.kept_sha256}))
     fp.write('],\n "quarantine": [')
     for i, q in enumerate(quarantine):
         fp.write(("," if i else "") + "\n  " + dump({

@@ -156,4 +156,5 @@ def test_documentation_beside_the_archives_is_listed_not_quarantined(whole):
     names = {os.path.basename(f["path"]): f for f in rep["files"]}
     for name in ("README.md", "expected.json", "helpdesk.yaml"):
         assert names[name]["messages"] == names[name]["unreadable"] == 0
-        assert names[name]["notes"]
+        assert names[name]["skipped"] == "not mail"
+    assert rep["summary"]["files_skipped"] == 3

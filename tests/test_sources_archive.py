@@ -49,11 +49,32 @@ def test_mbox_without_extension_is_found_by_content(tmp_path):
     assert files[0].fmt == "mbox" and files[0].messages == 2
 
 
-def test_text_file_is_quarantined_as_not_mail(tmp_path):
+def test_text_file_is_skipped_as_not_mail_and_counted(tmp_path):
     items, files, reread = scan(write(tmp_path / "README", b"# notes\nnothing here\n"))
-    assert isinstance(items[0], Unreadable) and items[0].reason == "not a mail archive"
-    assert items[0].raw == reread[0] == b"# notes\nnothing here\n"
-    assert (files[0].fmt, files[0].messages, files[0].unreadable) == ("unknown", 0, 1)
+    assert items == [] and files[0].skipped == "not mail"
+    assert (files[0].fmt, files[0].messages, files[0].unreadable) == ("unknown", 0, 0)
+
+
+@pytest.mark.parametrize("name", ["Authors", "COPYING", "README", "msg.json", "readme.eml",
+                                  "license-renewal.eml", "notes.md"])
+def test_mail_is_read_whatever_the_file_is_called(tmp_path, name):
+    """Real folders held an mbox named Authors (49 messages) and mails saved as readme.eml."""
+    body = FROM + MSG + b"\n" + FROM + MSG if name[0].isupper() else MSG
+    items, files, _ = scan(write(tmp_path / "d" / name, body))
+    assert [i.raw for i in items] == [MSG] * (2 if name[0].isupper() else 1)
+    assert files[0].skipped is None
+
+
+def test_special_and_unreadable_files_are_skipped_with_the_reason(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    write(tmp_path / "locked.mbox", FROM + MSG)
+    os.chmod(tmp_path / "locked.mbox", 0)
+    items, files, _ = scan(tmp_path)
+    reasons = {os.path.basename(f.path): f.skipped for f in files}
+    assert reasons["pipe"] == "not a regular file (a FIFO): not read"
+    if os.geteuid() != 0:       # root reads any file
+        assert reasons["locked.mbox"].startswith("cannot read")
+    assert all(f.messages + f.unreadable == 0 for f in files if f.skipped)
 
 
 def test_junk_before_first_from_line_is_quarantined_with_its_bytes(tmp_path):
@@ -136,7 +157,7 @@ def test_directory_mixes_are_read_recursively_in_sorted_order(tmp_path):
     items, files, _ = scan(tmp_path)
     assert [f.path[len(str(tmp_path)) + 1:] for f in files] == [
         "a.mbox", "b/Maildir", "b/Maildir/dovecot-uidlist", "b/z.eml"]
-    assert files[2].notes and files[2].messages == files[2].unreadable == 0
+    assert files[2].skipped == "not mail" and files[2].messages == files[2].unreadable == 0
     assert len(items) == 3
 
 
@@ -147,14 +168,14 @@ def test_symlink_loop_does_not_hang_and_is_noted(tmp_path):
     items, files, _ = scan(tmp_path)
     assert sum(isinstance(i, RawMessage) for i in items) == 1
     notes = {os.path.basename(f.path): f for f in files}
-    assert "already read" in notes["loop"].notes[0]
-    assert notes["self"].unreadable == 1
+    assert notes["loop"].skipped.startswith("already read")
+    assert notes["self"].skipped == "symbolic link loop" and notes["self"].unreadable == 0
 
 
 def test_same_file_given_twice_is_read_once(tmp_path):
     path = write(tmp_path / "m.eml", MSG)
     items, files, _ = scan(path, path)
-    assert len(items) == 1 and "already read" in files[1].notes[0]
+    assert len(items) == 1 and files[1].skipped.startswith("already read")
 
 
 def test_message_over_the_bound_is_quarantined_with_its_place(tmp_path):

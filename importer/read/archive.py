@@ -44,6 +44,7 @@ class FileSummary:
     messages: int
     unreadable: int
     notes: tuple[str, ...] = ()   # e.g. "empty file", "utf-8 byte-order mark skipped"
+    skipped: str | None = None    # why nothing of it was read ("not mail", "a FIFO", ...)
 
 
 class _Tally:
@@ -53,6 +54,7 @@ class _Tally:
         self.path, self.fmt, self.compression = path, fmt, compression
         self.messages = self.unreadable = 0
         self.notes: list[str] = []
+        self.skipped: str | None = None
 
     def add(self, item: Item) -> Item:
         if isinstance(item, RawMessage):
@@ -63,7 +65,7 @@ class _Tally:
 
     def summary(self) -> FileSummary:
         return FileSummary(self.path, self.fmt, self.compression, self.messages,
-                           self.unreadable, tuple(self.notes))
+                           self.unreadable, tuple(self.notes), self.skipped)
 
 
 class Archive:
@@ -73,6 +75,7 @@ class Archive:
                  max_message: int = MAX_MESSAGE):
         self.paths = list(paths)
         self.files: list[FileSummary] = []
+        self.produced = 0      # items scan() handed on, counted apart from every outcome list
         self._escaping, self._max = escaping, max_message
         self._spools: dict[str, str] = {}
         self._spool_dir: str | None = None
@@ -99,19 +102,19 @@ class Archive:
     # -- scanning -------------------------------------------------------------------
     def scan(self) -> Iterator[Item]:
         """Every message and unreadable stretch of every input, streaming, in file order."""
-        self.files = []
+        self.files, self.produced = [], 0
         for found in Walker().walk(self.paths):
             tally = _Tally(found.path)
             if found.kind == "file":
-                yield from self._scan_file(found.path, tally)
+                items = self._scan_file(found.path, tally)
             elif found.kind == "maildir":
                 tally.fmt = "maildir"
-                yield from self._scan_maildir(found.path, tally)
-            elif found.kind == "error":
-                ref = SourceRef(found.path, 0, None, 0, "unknown")
-                yield tally.add(Unreadable(ref, found.note))
+                items = self._scan_maildir(found.path, tally)
             else:
-                tally.notes.append(found.note)
+                tally.skipped, items = found.note, iter(())
+            for item in items:
+                self.produced += 1
+                yield item
             self.files.append(tally.summary())
 
     def _scan_file(self, path: str, tally: _Tally) -> Iterator[Item]:
@@ -119,8 +122,7 @@ class Archive:
             with open(path, "rb") as fp:
                 tally.compression = compression_of(fp.read(16))
         except OSError as exc:
-            yield tally.add(Unreadable(SourceRef(path, 0, None, 0, "unknown"),
-                                       f"cannot read: {exc.strerror or exc}"))
+            tally.skipped = f"cannot read: {exc.strerror or exc}"
             return
         work, damage = path, None
         if tally.compression:
@@ -132,7 +134,10 @@ class Archive:
         if why:
             tally.notes.append(why)
         tally.fmt = "mbox" if fmt == "mbox-junk" else fmt
-        if tally.fmt == "mbox":
+        if fmt == "not-mail" and not damage:
+            tally.fmt, tally.skipped = "unknown", why
+            tally.notes.remove(why)
+        elif tally.fmt == "mbox":
             yield from self._scan_mbox(path, work, tally)
         elif fmt == "eml":
             yield tally.add(self._whole(path, work, 0, "eml", None))

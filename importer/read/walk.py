@@ -12,22 +12,18 @@ from typing import Iterator, Sequence
 from importer.read.mbox import BOM, is_bare_from, is_dated_from, looks_like_field
 
 SNIFF = 64 << 10           # bytes read to tell a format
+NOT_MAIL = "not mail"      # why a file that holds no mail at all is skipped
 JUNK_WINDOW = 1 << 20      # how far past leading junk we look for a first From_ line
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"   # Outlook .msg and other compound documents
 
-# Files that mail servers keep inside a Maildir beside cur/new/tmp (Dovecot, Courier,
-# maildirsize of Maildir++ quotas): indexes and state, never mail.
-_STORE_METADATA = re.compile(
+# Nothing is skipped by its name: an mbox called `Authors`, `README` or `msg.json` and a
+# mail saved as `readme.eml` were all found in real folders. Every regular file is read
+# by content (archive.py); what holds no mail is listed as skipped, with the reason, and
+# counted. Mail servers' own files inside a Maildir (Dovecot, Courier, Maildir++ quota
+# files) are named here only to say so in that reason.
+STORE_METADATA = re.compile(
     r"(dovecot[-.].*|courierimap.*|maildirfolder|maildirsize|subscriptions|"
     r"\.customflags|\.uidvalidity|\.mh_sequences|\.nfs.*)")
-
-
-# Files that sit beside archives in a folder but are plainly not mail: documentation,
-# configuration, reports, databases. Found while walking a directory (never when named
-# as a SOURCE), they are listed as skipped with this reason, not quarantined as junk.
-_NOT_MAIL_NAME = re.compile(
-    r"(?i)(readme|licen[cs]e|copying|authors|changelog)([._-].*)?|"
-    r".*\.(md|rst|json|ya?ml|toml|ini|cfg|py|sh|sqlite3?|sqlite-(wal|shm|journal)|db|csv|html?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +31,7 @@ class Found:
     """One thing found under a SOURCE: a file to read, a Maildir, or something not read."""
 
     path: str
-    kind: str          # "file" | "maildir" | "skip" (noted, nothing lost) | "error"
+    kind: str          # "file" | "maildir" | "skip" (not read: listed and counted, with `note`)
     note: str = ""
 
 
@@ -56,51 +52,51 @@ class Walker:
 
     def walk(self, paths: Sequence[str]) -> Iterator[Found]:
         for top in paths:
-            stack = [(top, True)]
+            stack = [top]
             while stack:
-                path, given = stack.pop()
-                children = yield from self._visit(path, given)
-                stack.extend((child, False) for child in reversed(children))
+                path = stack.pop()
+                children = yield from self._visit(path)
+                stack.extend(reversed(children))
 
-    def _visit(self, path: str, given: bool = True):
+    def _visit(self, path: str):
         """Yield what `path` is; return the children to walk next (sorted)."""
         try:
             st = os.stat(path)
         except OSError as exc:
-            yield Found(path, "error", _stat_error(path, exc))
+            yield Found(path, "skip", _stat_error(path, exc))
             return []
         key = (st.st_dev, st.st_ino)
         if key in self._seen:
-            yield Found(path, "skip", f"already read as {self._seen[key]}")
+            yield Found(path, "skip", f"already read (the same file as {self._seen[key]})")
             return []
         self._seen[key] = path
         if stat.S_ISREG(st.st_mode):
-            if not given and _NOT_MAIL_NAME.fullmatch(os.path.basename(path)):
-                yield Found(path, "skip", "documentation or data file beside the archives, not mail")
-            else:
-                yield Found(path, "file")
+            yield Found(path, "file")
             return []
         if not stat.S_ISDIR(st.st_mode):
-            yield Found(path, "error", "not a regular file or directory: not read")
+            yield Found(path, "skip", f"not a regular file ({_special(st.st_mode)}): not read")
             return []
         try:
             names = sorted(os.listdir(path))
         except OSError as exc:
-            yield Found(path, "error", f"cannot list directory: {exc.strerror}")
+            yield Found(path, "skip", f"cannot list directory: {exc.strerror}")
             return []
         if not is_maildir(path):
             return [os.path.join(path, n) for n in names]
         yield Found(path, "maildir")
         children = []
         for name in names:
-            if name in ("cur", "new", "tmp"):
-                continue
-            child = os.path.join(path, name)
-            if _STORE_METADATA.fullmatch(name) and not os.path.isdir(child):
-                yield Found(child, "skip", "mail-server index or state file, not mail")
-            else:
-                children.append(child)
+            if name not in ("cur", "new", "tmp"):
+                children.append(os.path.join(path, name))
         return children
+
+
+def _special(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def _stat_error(path: str, exc: OSError) -> str:
@@ -110,7 +106,8 @@ def _stat_error(path: str, exc: OSError) -> str:
 
 
 def sniff(head: bytes, name: str) -> tuple[str, str]:
-    """(format, why) from a file's first bytes: "mbox", "eml", "mbox-junk" or "unknown"."""
+    """(format, why) from a file's first bytes: "mbox", "eml", "mbox-junk", "unknown" (mail
+    we cannot read: quarantined) or "not-mail" (no mail at all: skipped and counted)."""
     if not head:
         return "mbox", "empty file"
     if head.startswith(BOM):
@@ -119,6 +116,7 @@ def sniff(head: bytes, name: str) -> tuple[str, str]:
     if first.startswith(b"From ") and (is_dated_from(first) or is_bare_from(first)):
         return "mbox", ""
     if head.startswith(OLE2):
+        # Outlook keeps one mail per .msg file: mail we cannot read, kept in the quarantine.
         return "unknown", "not a mail archive (an Outlook .msg or other OLE2 file)"
     if looks_like_message(head):
         return "eml", ""
@@ -126,7 +124,7 @@ def sniff(head: bytes, name: str) -> tuple[str, str]:
         return "mbox-junk", "text before the first From_ line"
     if name.lower().endswith(".eml") and b"\0" not in head:
         return "eml", "named .eml but has no header fields"
-    return "unknown", "not a mail archive"
+    return "not-mail", NOT_MAIL
 
 
 def looks_like_message(head: bytes) -> bool:
