@@ -138,15 +138,12 @@ class Archive:
             tally.fmt, tally.skipped = "unknown", why
             tally.notes.remove(why)
         elif tally.fmt == "mbox":
-            yield from self._scan_mbox(path, work, tally)
+            yield from _cut_at_damage(self._scan_mbox(path, work, tally), damage, tally)
         elif fmt == "eml":
-            yield tally.add(self._whole(path, work, 0, "eml", None))
+            yield from _cut_at_damage(iter([tally.add(self._whole(path, work, 0, "eml", None))]),
+                                      damage, tally)
         else:
             yield tally.add(self._whole(path, work, 0, "unknown", why))
-        if damage:
-            ref = SourceRef(path, tally.messages + tally.unreadable, os.path.getsize(work), 0,
-                            tally.fmt)
-            yield tally.add(Unreadable(ref, damage))
 
     def _decompress(self, path: str, kind: str) -> tuple[str, str | None]:
         if self._spool_dir is None:
@@ -253,6 +250,30 @@ class Archive:
                 parts.append(chunk)
                 done += len(chunk)
             return b"".join(parts)
+
+
+def _cut_at_damage(items: Iterator[Item], damage: str | None, tally: _Tally) -> Iterator[Item]:
+    """Everything before damaged compressed data is read; the message the damage cut (the
+    last one that came out) is quarantined with the reason, never imported truncated."""
+    last = None
+    for item in items:
+        if last is not None:
+            yield last
+        last = item
+    if damage is None:
+        if last is not None:
+            yield last
+        return
+    if isinstance(last, RawMessage):
+        tally.messages -= 1
+        tally.unreadable += 1
+        last = Unreadable(last.source, f"cut short by damaged compressed data: {damage}",
+                          last.raw)
+    if last is not None:
+        yield last
+    else:
+        ref = SourceRef(tally.path, 0, 0, 0, tally.fmt)
+        yield tally.add(Unreadable(ref, damage))
 
 
 def _from_line(raw: bytes) -> bytes | None:

@@ -11,6 +11,7 @@ import zlib
 from typing import BinaryIO, Callable
 
 CHUNK = 1 << 20
+INPUT_STEP = 16 << 10    # compressed bytes fed at a time: what damage can cost at most
 
 _OPENERS: dict[str, Callable[..., BinaryIO]] = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 # gzip: RFC 1952 ID1 ID2 and CM=8 (deflate); bzip2: "BZh" + block size + the magic of a
@@ -26,22 +27,61 @@ def compression_of(head: bytes) -> str | None:
     return m.lastgroup if m else None
 
 
-def spool(path: str, kind: str, dest: str) -> tuple[int, str | None]:
-    """Decompress `path` into the new file `dest`, streaming.
+def _decompressor(kind: str):
+    if kind == "gz":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)    # gzip wrapper, RFC 1952
+    return bz2.BZ2Decompressor() if kind == "bz2" else lzma.LZMADecompressor()
 
-    Returns (bytes written, error): on damaged data what came out before the damage is
-    kept and the error says where it stopped, so the reader can quarantine the rest.
+
+def spool(path: str, kind: str, dest: str) -> tuple[int, str | None]:
+    """Decompress `path` into the new file `dest`, streaming, in small steps.
+
+    Returns (bytes written, error). On damaged or truncated data everything that came out
+    before the damage is kept (fed INPUT_STEP bytes at a time, so at most that much
+    compressed input is lost, not a whole buffer of output), and the error names the
+    offset in the decompressed stream where it stopped. Concatenated members (gzip -c a b,
+    pbzip2, xz --block) are read one after the other.
     """
-    written = 0
-    with open(dest, "wb") as out:
-        try:
-            with _OPENERS[kind](path, "rb") as src:
-                while chunk := src.read(CHUNK):
-                    out.write(chunk)
-                    written += len(chunk)
-        except _ERRORS as exc:
-            return written, f"{kind} data damaged after {written} bytes: {exc}"
+    written, stream = 0, _decompressor(kind)
+    with open(path, "rb") as src, open(dest, "wb") as out:
+        while True:
+            data = src.read(INPUT_STEP)
+            if not data:
+                break
+            while data:
+                try:
+                    chunk = stream.decompress(data)
+                except _ERRORS as exc:
+                    return written, _damage(kind, written, exc)
+                out.write(chunk)
+                written += len(chunk)
+                data = b""
+                if _at_end(stream):
+                    data = _unused(stream)
+                    if data.strip(b"\0"):       # another member follows (padding is not one)
+                        stream = _decompressor(kind)
+                    else:
+                        data = b""
+                        stream = None
+                        break
+            if stream is None:
+                break
+        if stream is not None and not _at_end(stream):
+            return written, _damage(kind, written, "the file ends in the middle of the data")
     return written, None
+
+
+def _at_end(stream) -> bool:
+    return stream.eof
+
+
+def _unused(stream) -> bytes:
+    return stream.unused_data
+
+
+def _damage(kind: str, written: int, exc) -> str:
+    return (f"{kind} data damaged at byte {written} of the decompressed stream ({exc}):"
+            " everything before it is read")
 
 
 def decompress_bounded(data: bytes, kind: str, limit: int) -> bytes | None:
