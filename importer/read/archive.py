@@ -25,6 +25,7 @@ from typing import Iterator, Sequence
 
 from importer.errors import SourceError
 from importer.read import maildir
+from importer.read.containers import MAX_DEPTH, container_kind, members
 from importer.read.mbox import MAX_MESSAGE, MboxSplitter, unescape
 from importer.records import RawMessage, SourceRef, Unreadable
 from importer.read.spool import compression_of, decompress_bounded, spool
@@ -77,8 +78,9 @@ class Archive:
         self.files: list[FileSummary] = []
         self.produced = 0      # items scan() handed on, counted apart from every outcome list
         self._escaping, self._max = escaping, max_message
-        self._spools: dict[str, str] = {}
+        self._spools: dict[str, str] = {}     # a path in the report -> the file with its bytes
         self._spool_dir: str | None = None
+        self._spooled = 0
         self._open: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -117,18 +119,28 @@ class Archive:
                 yield item
             self.files.append(tally.summary())
 
-    def _scan_file(self, path: str, tally: _Tally) -> Iterator[Item]:
+    def _scan_file(self, path: str, tally: _Tally, source: str | None = None,
+                   depth: int = 0) -> Iterator[Item]:
+        """One file: `path` is its name in the report; `source` the file holding its bytes
+        (a container's member lives in a spool file)."""
+        source = source or path
         try:
-            with open(path, "rb") as fp:
+            with open(source, "rb") as fp:
                 tally.compression = compression_of(fp.read(16))
         except OSError as exc:
             tally.skipped = f"cannot read: {exc.strerror or exc}"
             return
-        work, damage = path, None
+        work, damage = source, None
         if tally.compression:
-            work, damage = self._decompress(path, tally.compression)
+            work, damage = self._decompress(path, source, tally.compression)
             if damage:
                 tally.notes.append(damage)
+        elif source != path:
+            self._spools[path] = source
+        kind = container_kind(work) if depth < MAX_DEPTH else None
+        if kind is not None:
+            yield from self._scan_container(path, work, kind, tally, depth)
+            return
         with open(work, "rb") as fp:
             fmt, why = sniff(fp.read(JUNK_WINDOW), path)
         if why:
@@ -145,13 +157,36 @@ class Archive:
         else:
             yield tally.add(self._whole(path, work, 0, "unknown", why))
 
-    def _decompress(self, path: str, kind: str) -> tuple[str, str | None]:
-        if self._spool_dir is None:
-            self._spool_dir = tempfile.mkdtemp(prefix="archive-import-spool-")
-        dest = os.path.join(self._spool_dir, f"{len(self._spools)}.spool")
-        _, damage = spool(path, kind, dest)
+    def _decompress(self, path: str, source: str, kind: str) -> tuple[str, str | None]:
+        dest = self._spool_file()
+        _, damage = spool(source, kind, dest)
         self._spools[path] = dest
         return dest, damage
+
+    def _spool_file(self) -> str:
+        """A new file in this run's own spool folder, named by a number, never by input."""
+        if self._spool_dir is None:
+            self._spool_dir = tempfile.mkdtemp(prefix="archive-import-spool-")
+        self._spooled += 1
+        return os.path.join(self._spool_dir, f"{self._spooled}.spool")
+
+    def _scan_container(self, path: str, work: str, kind: str, tally: _Tally,
+                        depth: int) -> Iterator[Item]:
+        """A tar or zip: each member read as a source of its own, `ARCHIVE!member`."""
+        tally.fmt = kind
+        count = 0
+        for member in members(work, kind, self._spool_file):
+            if member.spooled is None and not member.name:
+                tally.notes.append(member.skipped)
+                continue
+            count += 1
+            inner = _Tally(f"{path}!{member.name}")
+            if member.skipped:
+                inner.skipped = member.skipped
+            else:
+                yield from self._scan_file(inner.path, inner, member.spooled, depth + 1)
+            self.files.append(inner.summary())
+        tally.notes.append(f"{kind} archive of {count} files, each listed as {path}!NAME")
 
     def _scan_mbox(self, path: str, work: str, tally: _Tally) -> Iterator[Item]:
         with open(work, "rb") as fp:
