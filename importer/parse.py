@@ -317,7 +317,7 @@ def _dates(date_raw: str | None, received: list[bytes], raw, from_line: bytes | 
         defects.append(Defect("bad-date", f"absurd Date {preview(date_raw)}"))
         header = None
     elif not zoned:
-        defects.append(Defect("naive-date", f"Date without a zone, taken as UTC: "
+        defects.append(Defect("naive-date", f"Date without a (real) zone, taken as UTC: "
                               f"{preview(date_raw)}"))
     if header is not None:
         return header, DateSource.DATE, header

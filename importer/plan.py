@@ -7,6 +7,7 @@ requestors.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import mailthreads
@@ -76,18 +77,36 @@ def requestors(msgs: list[MessageRecord], staff: StaffCfg) -> tuple[str, ...]:
       organisation did by hand before: forward a customer's mail to hello@).
     - Otherwise the first non-staff person to write in the thread, then the first
       non-staff recipient of the starter (staff writing to a customer first).
+
+    Only real addresses qualify ("@sblab.att.com", "mary" and RT's own user names never
+    do), and a bounce sender (mailer-daemon, postmaster) only when nobody else took part.
     """
     if not msgs:
         return ()
     starter = msgs[0]
-    if starter.from_addr and not staff.is_staff(starter.from_addr):
-        return (starter.from_addr,)
-    if starter.forwarded_from and not staff.is_staff(starter.forwarded_from):
-        return (starter.forwarded_from,)
-    for rec in sorted(msgs, key=lambda r: (r.date is None, r.date and _utc(r.date))):
-        if rec.from_addr and not staff.is_staff(rec.from_addr):
-            return (rec.from_addr,)
-    for addr in starter.to + starter.cc:
-        if addr and not staff.is_staff(addr):
+    ordered = sorted(msgs, key=lambda r: (r.date is None, r.date and _utc(r.date)))
+    candidates = [starter.from_addr, starter.forwarded_from,
+                  *(rec.from_addr for rec in ordered), *starter.to, *starter.cc]
+    people = [a for a in candidates if a and is_address(a) and not staff.is_staff(a)]
+    for addr in people:
+        if not is_bounce_sender(addr):
             return (addr,)
-    return ()
+    return (people[0],) if people else ()
+
+
+# RFC 5321 section 4.1.1.1 / 4.5.5: a bounce comes from the null path or from the
+# mail system's own mailbox; RFC 2142 names MAILER-DAEMON and POSTMASTER.
+_BOUNCE_LOCAL = re.compile(r"(?i)(mailer[-_]?daemon|postmaster|mail[-_]?delivery[-_]?"
+                           r"(system|subsystem)?|bounces?|no[-_]?reply|double[-_]?bounce)")
+# A bare addr-spec, as the parser lowercases it: local@domain with a dot in the domain.
+_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                      r"[a-z0-9-]{2,63}")
+
+
+def is_address(addr: str) -> bool:
+    """A mailbox RT and people can write to: "mary", "@sblab.att.com" and "x@y" are not."""
+    return _ADDRESS.fullmatch(addr.lower()) is not None
+
+
+def is_bounce_sender(addr: str) -> bool:
+    return _BOUNCE_LOCAL.fullmatch(addr.partition("@")[0]) is not None

@@ -84,3 +84,32 @@ def test_imposter_roots_get_distinct_thread_ids():
     plans = build_plans([a, b], Config())
     assert len(plans) == 2
     assert len({p.id for p in plans}) == 2
+
+
+def test_a_requestor_is_always_an_address():
+    """12 threads of a real archive got '@sblab.att.com' or 'mary' as their requestor."""
+    msgs = [rec(0, sender="mary"), rec(1, sender="@sblab.att.com"),
+            rec(2, sender="Dana <dana@example.net>")]
+    assert requestors(msgs, STAFF) == ("dana@example.net",)
+    assert requestors([rec(0, sender="mary", to="root")], STAFF) == ()
+
+
+def test_a_bounce_sender_is_never_the_requestor_when_anyone_else_took_part():
+    bounce = rec(0, sender="MAILER-DAEMON@mx.example.net", to="carol@example.net",
+                 subject="Undelivered Mail Returned to Sender")
+    assert requestors([bounce, rec(1, sender="alice@example.org")], STAFF) == \
+        ("carol@example.net",)
+    for sender in ("postmaster@example.com", "mail-daemon@x.example.com",
+                   "Mail Delivery System <mailer-daemon@googlemail.com>"):
+        alone = rec(0, sender=sender, to="hello@example.org")
+        assert requestors([alone], STAFF) == (alone.from_addr,)     # nobody else: still named
+
+
+def test_pipermail_addresses_are_turned_back_into_addresses():
+    """Mailman 2 archives write 'jjl at pobox.com (John J. Lee)': a bare 'jjl' otherwise."""
+    r = rec(0, sender="jjl at pobox.com (John J. Lee)", to="python-list at python.org")
+    assert r.from_addr == "jjl@pobox.com" and r.to == ("python-list@python.org",)
+    assert r.from_display == "John J. Lee <jjl@pobox.com>"
+    assert requestors([r], STAFF) == ("jjl@pobox.com",)
+    text = rec(1, sender="carol@example.net", body="meet me at noon.example.com (lobby)\n")
+    assert text.from_addr == "carol@example.net"      # text is never rewritten

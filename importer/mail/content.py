@@ -57,12 +57,13 @@ _BUILTIN_TYPES = mimetypes.MimeTypes()
 class _Part:
     """One MIME entity: its parsed headers and its slice of the raw bytes."""
 
-    __slots__ = ("headers", "whole", "body", "depth", "number", "role")
+    __slots__ = ("headers", "whole", "body", "depth", "number", "role", "signed")
 
     def __init__(self, whole: memoryview, depth: int, role: str, default_type: str):
         self.headers, self.body = _parse_entity(whole)
         self.headers.set_default_type(default_type)
         self.whole, self.depth, self.role, self.number = whole, depth, role, 0
+        self.signed = False       # the content part of a multipart/signed (RFC 1847)
 
     @property
     def ctype(self) -> str:
@@ -246,6 +247,8 @@ class _Walk:
                           for a, b in spans[:room]]
         if part.ctype == "multipart/alternative":
             _assign_roles(children)
+        if part.ctype == "multipart/signed" and isinstance(children[0], _Part):
+            children[0].signed = True
         if len(spans) > room:                 # the rest stays together, bytes as sent
             rest = bytes(part.body[spans[room][0]:spans[-1][1]])
             children.append(Attachment(f"part-{part.number}-rest.txt",
@@ -256,6 +259,12 @@ class _Walk:
         ctype = part.ctype
         if ctype.startswith("multipart/"):
             ctype = "text/plain"              # no boundary found: its body is its text
+        elif part.signed and ctype not in _BODY_TYPES and not ctype.startswith(_MEDIA):
+            # RFC 1847 2.1: the first part of a multipart/signed is the content itself. S/MIME
+            # signers label it oddly (M2Crypto: "application/plain"), and a body shown only as
+            # part-2.bin is lost to a reader: read as text where it decodes as text.
+            if _looks_like_text(_decoded(part)):
+                ctype = "text/plain"
         if ctype in _BODY_TYPES and _is_inline(part.headers):
             if ctype == "text/html":
                 self.html.append(_text(part))
@@ -276,6 +285,19 @@ class _Walk:
         if not name:
             name = f"part-{part.number}{_extension(ctype)}"
         self.attachments.append(Attachment(name, ctype, data))
+
+
+_MEDIA = ("image/", "audio/", "video/", "font/", "model/")
+
+
+def _looks_like_text(data: bytes) -> bool:
+    if b"\0" in data[:65536]:
+        return False
+    try:
+        data[:65536].decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        return exc.start >= 65530          # cut inside a character at the window's end
 
 
 def _assign_roles(children: list[_Part]) -> None:
@@ -339,7 +361,10 @@ def _message_name(data: bytes) -> str:
 
 def _header(headers: Message, name: str, every: bool = False) -> str:
     values = headers.get_all(name) or []
-    values = [decode_header(_UNFOLD.sub("", str(v))) for v in (values if every else values[:1])]
+    # Folding whitespace collapses (RFC 5322 2.2.3 unfolds, but a TAB that was the fold's
+    # indent would stay in "From: Dana\tMorrow" on screen).
+    values = [" ".join(decode_header(_UNFOLD.sub("", str(v))).split())
+              for v in (values if every else values[:1])]
     return ", ".join(v for v in values if v)
 
 
@@ -369,7 +394,9 @@ def extract(raw: bytes, *, message_id: str) -> MessageContent:
     """The message as a ticket entry shows it; never raises, `raw` is returned untouched."""
     walk = _Walk()
     try:
-        headers = walk.run(raw)
+        # A byte-order mark before the headers (files saved by Windows editors): the first
+        # pass skips it, so must this one, or every header and part is lost to the body.
+        headers = walk.run(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
     except Exception:  # a bug here must not lose the message: it is kept whole as its own file
         walk.plain, walk.html = [], []
         walk.attachments = [Attachment("message.eml", "message/rfc822", bytes(raw))]

@@ -31,10 +31,21 @@ def parse_date(text: str | None) -> tuple[datetime | None, bool]:
     m = _RFC5322_DATE.fullmatch(text)
     if m:                  # nearly all mail: _parse_date gives the same value
         try:
-            return _fast_date(*m.groups()), True
+            return _real_zone(_fast_date(*m.groups()), True)
         except (ValueError, OverflowError):
             pass
-    return _parse_date(text)
+    return _real_zone(*_parse_date(text))
+
+
+# Real zones run from -12:00 to +14:00 (Kiribati). A mailer that wrote "-2200" had no idea
+# of its zone: the zone is ignored (the time taken as UTC) and the date flagged as zoneless.
+_MAX_OFFSET = 14 * 3600
+
+
+def _real_zone(dt: datetime | None, zoned: bool) -> tuple[datetime | None, bool]:
+    if dt is not None and abs(dt.utcoffset().total_seconds()) > _MAX_OFFSET:
+        return dt.replace(tzinfo=timezone.utc), False
+    return dt, zoned
 
 
 def _parse_date(text: str) -> tuple[datetime | None, bool]:

@@ -34,7 +34,7 @@ import chardet
 
 
 __all__ = ["decode_header", "decode_header_ex", "decode_bytes", "decode_raw",
-           "charset_codec", "guess_codec", "parse_addresses"]
+           "charset_codec", "guess_codec", "parse_addresses", "unobfuscate"]
 
 # Names mailers write that Python does not know, mapped to the codec that reads them.
 _ALIASES = {
@@ -326,19 +326,50 @@ _DOT_ATOM = r"[A-Za-z0-9_%+=\-]+(?:\.[A-Za-z0-9_%+=\-]+)*@[A-Za-z0-9\-]+(?:\.[A-
 _SIMPLE_ADDR = re.compile(rf"\s*(?:({_ATOM_NAME}?)\s*<({_DOT_ATOM})>|({_DOT_ATOM}))\s*")
 
 
+# Mailman 2's pipermail archives write every address as "jjl at pobox.com (John J. Lee)":
+# read as written, each sender is a bare user name "jjl", which RT takes for a user login.
+# Only an address that is the whole field item is turned back; text is never touched.
+_OBFUSCATED = re.compile(r"[ \t]*([^\s@<>()\[\],;:\"]{1,64}) at "
+                         r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
+                         r"(?:[ \t]*\(([^()]{0,200})\))?[ \t]*")
+
+
+def unobfuscate(text: str) -> str:
+    """"jjl at pobox.com (John J. Lee)" -> "John J. Lee <jjl@pobox.com>", item by item of an
+    address list; anything else is returned as it is."""
+    if " at " not in text:
+        return text
+    items = text.split(",")
+    out = []
+    for item in items:
+        m = _OBFUSCATED.fullmatch(item)
+        if m is None:
+            out.append(item)
+            continue
+        local, host, name = m.groups()
+        address = f"{local}@{host}"
+        out.append(f" {_quoted(name)} <{address}>" if name and name.strip() else f" {address}")
+    return ",".join(out).strip()
+
+
+def _quoted(name: str) -> str:
+    name = " ".join(name.split())
+    return name if re.fullmatch(r"[\w .'-]+", name) else '"' + name.replace('"', "'") + '"'
+
+
 def parse_addresses(text: str) -> list[tuple[str, str]]:
     """(display name, address) pairs of a decoded address field, as getaddresses gives them.
 
     Plain "Name <a@b>" and "a@b" lists (nearly all mail) take a fast path that gives
-    the same pairs as `email.utils.getaddresses`; anything else goes to getaddresses.
-    Pairs with neither name nor address are left out.
+    the same pairs as `email.utils.getaddresses`; anything else goes to getaddresses
+    (after `unobfuscate`). Pairs with neither name nor address are left out.
     """
     pairs = []
     for piece in text.split(","):
         m = _SIMPLE_ADDR.fullmatch(piece)
         if m is None:
             if piece.strip():
-                return _getaddresses(text)
+                return _getaddresses(unobfuscate(text))
             continue
         pairs.append((" ".join(m.group(1).split()), m.group(2)) if m.group(2)
                      else ("", m.group(3)))

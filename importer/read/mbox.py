@@ -47,8 +47,11 @@ _ZONE = rb"(?:[A-Za-z]{1,5}|[+-]\d{4})"
 # "From addr Www Mmm dd hh:mm[:ss] [zone] yyyy [zone] [remote from host]", the asctime
 # form with the variants mutt's is_from() accepts (2-digit years, zones before or after
 # the year as in "Mon Feb  8 02:53:47 PST 1993", Gmail's "+0000 2021", UUCP's suffix).
+# Mailman 2's pipermail writes the sender obfuscated, "From jjl at pobox.com  Thu Nov  1
+# 11:19:12 2001", in every monthly YYYY-Month.txt(.gz) it publishes: " at " may stand in the
+# address (only there: the date must follow).
 _DATED = re.compile(
-    rb"From (?:(?:\"[^\"]*\"|\S)*\S? +)?" + _DAY + rb",? +" + _MON + rb" +\d{1,2},? +"
+    rb"From (?:[^\s\"]+ at [^\s\"]+ +|(?:\"[^\"]*\"|\S)*\S? +)?" + _DAY + rb",? +" + _MON + rb" +\d{1,2},? +"
     rb"\d{1,2}:\d\d(?::\d\d)?(?: +" + _ZONE + rb")? +\d{2}(?:\d\d)?(?: +" + _ZONE + rb")?"
     rb"(?: +remote from \S+)?[ \t]*\r?\n?")
 _BARE = re.compile(rb"From +[^\s:]\S*[ \t]*\r?\n?")
