@@ -95,6 +95,50 @@ def test_references_and_in_reply_to_are_read():
     assert rec.references == ("a@x", "b@x", "c@x") and rec.in_reply_to == ("c@x",)
 
 
+@pytest.mark.parametrize("irt", [
+    b"<bob@example.org>",                       # To (the fast path reads it)
+    b"<carol@EXAMPLE.org>",                     # To, another case
+    b"<Carol@Example.org> (Carol's message)",   # the general path
+    b"\n <dave@example.org>",                   # Cc, folded
+    b"<alice@example.org>",                     # From
+    b"<desk@example.net>",                      # Reply-To
+])
+def test_in_reply_to_naming_an_address_of_the_message_is_no_id(irt):
+    data = with_header(b"In-Reply-To", irt,
+                       with_header(b"Reply-To", b"Help Desk <desk@example.net>"))
+    assert record(data).in_reply_to == ()
+
+
+def test_in_reply_to_keeps_its_ids_beside_a_dropped_address():
+    data = with_header(b"In-Reply-To", b"<parent@example.net> <bob@example.org>")
+    assert record(data).in_reply_to == ("parent@example.net",)
+
+
+def test_in_reply_to_id_that_is_no_address_of_the_message_stays_an_id():
+    data = with_header(b"In-Reply-To", b"<erin@example.org>")   # nobody in this mail
+    assert record(data).in_reply_to == ("erin@example.org",)
+
+
+def test_references_equal_to_an_address_are_kept():
+    data = with_header(b"References", b"<bob@example.org>")
+    assert record(data).references == ("bob@example.org",)
+
+
+def test_zmail_in_reply_to_gives_no_parent_even_when_the_person_is_not_a_recipient():
+    data = with_header(b"In-Reply-To",
+                       b'"Erin Example" <erin@example.net>\n        "Printer" (Mar  1,  9:00)')
+    assert record(data).in_reply_to == ()
+
+
+def test_git_send_email_yes_gives_no_parent_and_no_id():
+    data = with_header(b"References", b"<yes>\n <cover@example.org>",
+                       with_header(b"In-Reply-To", b"<yes>"))
+    rec = record(data)
+    assert rec.in_reply_to == () and rec.references == ("cover@example.org",)
+    rec = record(with_header(b"Message-ID", b"<yes>"))
+    assert rec.synthetic_id and "bad-message-id" in codes(rec)
+
+
 RECEIVED = (b"Received: from a by b; Wed, 2 Mar 2011 08:00:00 +0000\n"
             b"Received: from c by d; Wed, 2 Mar 2011 09:30:00 +0000\n"
             b"Received: from e by f (no date here)\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -66,6 +68,56 @@ def test_unterminated_bracket_runs_to_the_end():
 ])
 def test_in_reply_to_ids_without_prose_or_sender_addresses(value, expected):
     assert parse_in_reply_to(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    # Z-Mail: the display name, the address of the person answered, the subject, the date
+    '"Dana K. Morrow" <dana.morrow@example.net>\r\n        "favor" (Sep  8, 10:03)',
+    '"Morrow, Dana" <dana.morrow@example.net> "Re: favor" (Sep  8, 10:03)',
+    'Dana Morrow <dana.morrow@example.net>\r\n\t"favor" (Sep  8, 10:03)',   # name unquoted
+    '"Dana K. Morrow" <dana.morrow@example.net> (Sep  8, 10:03)',          # no subject
+    '"Dana K. Morrow" <dana.morrow@example.net> "favor"',                  # no date
+    '"Dana K. Morrow" <<dana.morrow@example.net>> "favor" (Sep  8, 10:03)',
+    'dana.morrow@example.net (Dana Morrow) "favor" (Sep  8, 10:03)',     # RFC 822 From
+    'dana.morrow@example.net "favor" (Sep  8, 10:03)',
+])
+def test_zmail_in_reply_to_names_an_address_not_a_message_id(value):
+    assert parse_in_reply_to(value) == ()
+
+
+@pytest.mark.parametrize("value, expected", [
+    ('<id@host> (Joe Bloggs\'s message of "Mon, 1 Jan 1999 10:00")', ("id@host",)),  # Emacs
+    ('<id@host> "favor"', ("id@host",)),                       # no name before it
+    ('Your message of "Mon, 01 Jan 1999 10:00:00 PST." <id@host>', ("id@host",)),    # MH
+    ('"Joe"\'s message of "Mon, 1 Jan" <id@host> (comment)', ("id@host",)),
+    ("Joe 2 <id@host> (Sep  8)", ("id@host",)),                # digits: a date, not a name
+    ('"Dana" <dana@example.net> "favor" (Sep  8, 10:03) <id@host>', ("id@host",)),
+    ("<a@x> <id@host> (Sep  8)", ("a@x", "id@host")),          # an id is no display name
+])
+def test_in_reply_to_ids_near_phrases_that_are_not_zmail_stay_ids(value, expected):
+    assert parse_in_reply_to(value) == expected
+
+
+@pytest.mark.parametrize("answer", ["y", "n", "yes", "no", "YES", "No", "Y"])
+def test_git_send_email_prompt_answers_are_no_ids_anywhere(answer):
+    # git-send-email writes what was typed at "Message-ID to be used as In-Reply-To ...?"
+    assert parse_message_id(f"<{answer}>") is None
+    assert parse_message_id(answer) is None
+    assert parse_in_reply_to(f"<{answer}>") == ()
+    assert parse_references(f"<{answer}>\r\n <cover@example.com>") == ("cover@example.com",)
+
+
+def test_prompt_answer_with_a_domain_is_still_an_id():
+    assert parse_in_reply_to("<yes@example.com>") == ("yes@example.com",)
+    assert parse_references("<no@example.com>") == ("no@example.com",)
+
+
+def test_zmail_shape_check_stays_fast_on_hostile_headers():
+    for value in (" " * 60000 + "<a@b>", "@" * 60000 + '"', "a@" * 30000 + '"',
+                  '"' + "\\" * 30000, "Joe " * 15000 + "<a@b>", "<" * 60000):
+        start = time.perf_counter()
+        parse_in_reply_to(value)
+        assert time.perf_counter() - start < 1.0
 
 
 @given(st.text(max_size=300))

@@ -17,7 +17,12 @@ Normalisation policy (applied to every id, so that dedupe and threading agree):
 - Fake ids are dropped: ids in `FAKE_ID_DOMAINS` (ProtonMail adds
   ``<...@protonmail.internalid>`` to References; no message ever carries that id, and as
   the last reference it would hide the real parent), and placeholder ids in `BOGUS_IDS`
-  (JavaScript clients that send ``<undefined>``; thousands of unrelated messages share it).
+  (JavaScript clients that send ``<undefined>``; thousands of unrelated messages share it;
+  git-send-email's ``<yes>``, see `BOGUS_IDS`).
+- In In-Reply-To, an address is not an id: Z-Mail's ``"Name" <addr> "subject" (date)``
+  names the sender answered (see `_ZMAIL`). An address equal to one of the message's own
+  From/To/Cc/Reply-To addresses is dropped by the importer's parser, which knows them
+  (importer/parse.py); this module sees one header at a time.
 - References keep header order (oldest first); a repeated id keeps its *last* place, since
   the last reference is the parent a client meant (mutt and Thunderbird append the parent's
   id even when it is already there). At most `MAX_REFERENCES` ids are kept: the first and
@@ -32,7 +37,13 @@ __all__ = ["parse_message_id", "parse_references", "parse_in_reply_to", "normali
            "FAKE_ID_DOMAINS", "BOGUS_IDS", "MAX_ID_LENGTH", "MAX_REFERENCES"]
 
 FAKE_ID_DOMAINS = ("protonmail.internalid",)
-BOGUS_IDS = frozenset({"undefined", "null", "none", "nil", "(none)", "unknown", "0"})
+# Placeholders, compared case-insensitively, only for ids without "@". "y", "n", "yes" and
+# "no" are answers typed at git-send-email's prompt "Message-ID to be used as In-Reply-To
+# for the first email (if any)?": it writes them as "In-Reply-To: <yes>" (and References),
+# and one such id merged two unrelated patch series into one 48-message ticket. With an "@"
+# ("yes@host") an id is kept: git adds no domain, and such a token could be a real id.
+BOGUS_IDS = frozenset({"undefined", "null", "none", "nil", "(none)", "unknown", "0",
+                       "y", "n", "yes", "no"})
 MAX_ID_LENGTH = 998          # RFC 5322 line limit: nothing longer is a real id
 MAX_REFERENCES = 500
 MAX_HEADER_CHARS = 65536     # parse at most this much of one header value
@@ -40,6 +51,20 @@ MAX_HEADER_CHARS = 65536     # parse at most this much of one header value
 _WS_CTL = re.compile(r"[\s\x00-\x20\x7f-\x9f]+")
 _POSSESSIVE = re.compile(r"^\s*'s\b", re.I)
 _FROM_PHRASE = re.compile(r"\bfrom\b\s*\S", re.I)
+# Z-Mail names the message answered by its sender, subject and date, with no id:
+#   In-Reply-To: "Dana K. Morrow" <dana.morrow@example.net> "favor" (Sep  8, 10:03)
+# Variants read the same way (a name without quotes; an RFC 822 From without brackets):
+#   In-Reply-To: Joe Bloggs <joe@host>\n\t"Re: x" (Jan  5, 10:03)
+#   In-Reply-To: joe@host (Joe Bloggs) "favor" (Sep  8, 10:03)
+# Read as an id, that address hung every reply to one person under one ghost (a 1996-99 list
+# archive: 23 tickets held 642 messages). The shape, at the start of the header: a display
+# name (one quoted string, or plain words without digits, so no date) and a bracketed token,
+# then straight away a quoted subject or a parenthesised date; or a bare word with "@" and
+# then a quoted subject, after at most one comment. A bracketed id followed by a comment with
+# no name before it stays an id: Emacs writes "<id> (Joe's message of ...)".
+_NAME = r'(?:\s*"(?:[^"\\]|\\.)*"\s*|\s*[^"<>()\[\]@,;:\\0-9\s][^"<>()\[\]@,;:\\0-9]*)'
+_ZMAIL = re.compile(_NAME + r'<+([^<>]*)>+\s*["(]')
+_ZMAIL_BARE = re.compile(r'\s*([^\s"<>()]+@[^\s"<>()@]+)\s*(?:\([^()]*\)\s*)?"')
 
 
 def normalise_id(token: str) -> str | None:
@@ -164,12 +189,14 @@ def parse_in_reply_to(value: str | None) -> tuple[str, ...]:
 
     Real headers seen: ``<id>; from Joe on Mon, 1 Jan`` (Elm), ``"Joe"'s message of "date"``
     (no id at all), ``Message from Joe <joe@host> of "date" <id>`` (MH: the first bracket
-    is the sender's address), ``Joe <joe@host>'s message of date``. A bracketed token right
-    after "from <words>" or right before "'s" is an address, not an id.
+    is the sender's address), ``Joe <joe@host>'s message of date``, ``"Joe" <joe@host>
+    "subject" (Sep  8, 10:03)`` (Z-Mail: the address only). A bracketed token right after
+    "from <words>" or right before "'s", or in Z-Mail's shape, is an address, not an id.
     """
     if not value:
         return ()
     parts = _scan(value)
+    address = _zmail_address(value)
     ids: list[str] = []
     for pos, (kind, text) in enumerate(parts):
         if kind == "text":
@@ -183,7 +210,15 @@ def parse_in_reply_to(value: str | None) -> tuple[str, ...]:
         found = normalise_id(text)
         if found:
             ids.append(found)
+    if address is not None:
+        ids = [found for found in ids if found != address]
     return tuple(dict.fromkeys(ids))
+
+
+def _zmail_address(value: str) -> str | None:
+    """The address at the start of a Z-Mail In-Reply-To (`_ZMAIL`), normalised, or None."""
+    m = _ZMAIL.match(value, 0, MAX_HEADER_CHARS) or _ZMAIL_BARE.match(value, 0, MAX_HEADER_CHARS)
+    return normalise_id(m.group(1)) if m else None
 
 
 def _dedupe_keep_last(ids: list[str]) -> list[str]:
