@@ -39,7 +39,8 @@ from hashlib import sha256
 from importer import dedupe
 from importer.mail import contenthash
 from importer.mail.dates import from_line_date, parse_date
-from importer.mail.decode import decode_header_ex, decode_raw, guess_codec, parse_addresses
+from importer.mail.decode import (decode_header_ex, decode_raw, guess_codec, parse_addresses,
+                                 unobfuscate)
 from importer.mail.headers import header_bounds, header_fields, preview, unreadable_reason
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
@@ -55,6 +56,7 @@ FUTURE_SLACK = timedelta(days=3)      # clock skew and zone mistakes, not years
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_ADDRESSES = 1000                  # per field; spam lists thousands of recipients
 MAX_TEXT = 2000                       # characters kept of a subject or display name
+MAX_DISPLAY = 20000                   # characters of a header line shown in a ticket entry
 FORWARD_WINDOW = 65536                # bytes searched for an inline forward's marker
 _SINGLE = ("from", "sender", "to", "cc", "subject", "date", "message-id",
            "in-reply-to", "references")     # RFC 5322 3.6: at most one of each
@@ -86,6 +88,29 @@ def _parse(raw: RawMessage) -> MessageRecord | Unreadable:
     if leftover:              # lines after the header ended inside the header block
         body = leftover + b"\n" + body
     return _build(raw, fields, count, body, defects)
+
+
+def display_headers(data: bytes) -> dict[str, str]:
+    """From, To, Cc and Subject of a message as a reader sees them, decoded by the same code
+    as the first pass (so the ticket entry and the report never disagree: raw 8-bit bytes
+    in an encoded word once read "Heinz Müller" in one and "Heinz MÃ¼ller" in the other)."""
+    start, head_end, body_start, defects = header_bounds(data)
+    fields, _, _ = header_fields(data[start:head_end], defects)
+    text = _Text(fields, data[body_start:body_start + 512], defects)
+
+    def shown(name: str) -> str:
+        values = fields.get(name) or []
+        out = [_one_line(text.decode(v, address=name != "subject")) for v in values[:1 if name
+               in ("from", "subject") else MAX_ADDRESSES]]
+        if name != "subject":
+            out = [unobfuscate(v) for v in out]
+        return ", ".join(v for v in out if v)[:MAX_DISPLAY]
+    return {"from_": shown("from") or shown("sender"), "to": shown("to"), "cc": shown("cc"),
+            "subject": shown("subject")}
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
 
 
 def _first(fields: dict[str, list[bytes]], name: str, defects: list[Defect]) -> bytes | None:

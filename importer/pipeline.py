@@ -18,7 +18,7 @@ from importer.dedupe import Deduper
 from importer.deliver import Deliverer
 from importer.errors import BackendError
 from importer.mail.content import extract
-from importer.parse import parse_record
+from importer.parse import display_headers, parse_record
 from importer.plan import build_plans
 from importer.read.archive import Archive, no_gc
 from importer.records import MessageContent, MessageRecord, Quarantined, Unreadable
@@ -91,7 +91,8 @@ def _loader(archive: Archive, backend):
         if hashlib.sha256(raw).hexdigest() != rec.sha256:
             raise BackendError(f"{rec.source.where()}: changed since it was read",
                                message_id=rec.message_id)
-        content = extract(raw, message_id=rec.message_id)
+        # Header text through the first pass's decoder, as the report shows it.
+        content = replace(extract(raw, message_id=rec.message_id), **display_headers(raw))
         return replace(content, date=rec.date) if rec.date else content
     return load
 

@@ -33,6 +33,13 @@ def test_every_corpus_file_is_read_without_loss_or_surrogates():
     assert problems == []
 
 
+def _text_like(data: bytes) -> bool:
+    try:
+        return b"\0" not in data and bool(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+
+
 def _stdlib_files(raw: bytes) -> list[bytes]:
     """Decoded non-text leaves as the standard library's full parser finds them."""
     stack = [BytesParser(policy=compat32).parsebytes(raw)]
@@ -43,7 +50,15 @@ def _stdlib_files(raw: bytes) -> list[bytes]:
         if maintype == "message":
             continue                           # we keep those whole, the stdlib parses them
         if part.is_multipart():
-            stack.extend(reversed(part.get_payload()))
+            children = part.get_payload()
+            if part.get_content_type() == "multipart/signed" and children:
+                # RFC 1847: its first part is the message's content, shown as the body
+                # (importer.mail.content reads it as text when it decodes as text).
+                signed = children[0]
+                data = signed.get_payload(decode=True)
+                if not signed.is_multipart() and isinstance(data, bytes) and _text_like(data):
+                    children = children[1:]
+            stack.extend(reversed(children))
         elif maintype not in ("text", "multipart"):   # multipart here: its boundary is missing
             data = part.get_payload(decode=True)
             encoded = part.get_payload().encode("ascii", "surrogateescape")

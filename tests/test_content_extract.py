@@ -38,7 +38,8 @@ def test_decodes_encoded_word_headers():
 
 def test_folded_headers_are_unfolded():
     raw = b"From: a@example.org\nSubject: one\n two\n\tthree\n\nbody\n"
-    assert extract(raw, message_id="x").subject == "one two\tthree"
+    # The fold's TAB collapses to one space: it was whitespace of the fold, not of the text.
+    assert extract(raw, message_id="x").subject == "one two three"
 
 
 def test_raw_8bit_subject_is_decoded_without_surrogates():
@@ -263,3 +264,60 @@ def test_default_names_take_their_extension_from_the_type():
                                 b"Content-Type: application/x-never-heard-of\n\n?"))
     names = [a.filename for a in extract(raw, message_id="x").attachments]
     assert names == ["part-3.doc", "part-4.au", "part-5.bin"]
+
+
+SMIME = (b"From: sender@example.net\nTo: hello@example.org\nSubject: Signed\nMIME-Version: 1.0\n"
+         b'Content-Type: multipart/signed; protocol="application/x-pkcs7-signature";'
+         b' micalg=sha1; boundary="SIG"\n\nThis is an S/MIME signed message\n\n--SIG\n'
+         b'Content-Type: application/plain; charset="utf-8"\nContent-Transfer-Encoding: base64\n\n'
+         b"YSBww7ZzdGFsIHNpZ24gb2Ygb3VyIHRpbWVz\n--SIG\n"
+         b'Content-Type: application/x-pkcs7-signature; name="smime.p7s"\n'
+         b"Content-Transfer-Encoding: base64\n"
+         b'Content-Disposition: attachment; filename="smime.p7s"\n\nMIIGuQYJKoZIhvcNAQcCoIIGqjCC\n'
+         b"--SIG--\n")
+
+
+def test_the_signed_part_of_an_smime_message_is_its_body():
+    """An S/MIME message (M2Crypto labels its content application/plain) showed an empty
+    body, its text only in part-2.bin."""
+    c = extract(SMIME, message_id="x")
+    assert c.text == "a pöstal sign of our times\n"
+    assert [a.filename for a in c.attachments] == ["smime.p7s"]
+
+
+def test_the_signed_part_of_a_pgp_mime_message_is_its_body():
+    raw = (b"From: a@example.net\nSubject: PGP\nMIME-Version: 1.0\n"
+           b'Content-Type: multipart/signed; micalg=pgp-sha256;'
+           b' protocol="application/pgp-signature"; boundary="B"\n\n--B\n'
+           b"Content-Type: multipart/mixed; boundary=\"M\"\n\n--M\nContent-Type: text/plain\n\n"
+           b"Signed words.\n--M\nContent-Type: image/png\nContent-Disposition: attachment;"
+           b" filename=\"a.png\"\n\n\x89PNG\n--M--\n--B\nContent-Type: application/pgp-signature;"
+           b" name=\"signature.asc\"\n\n-----BEGIN PGP SIGNATURE-----\nxyz\n--B--\n")
+    c = extract(raw, message_id="x")
+    assert c.text == "Signed words.\n"
+    assert sorted(a.filename for a in c.attachments) == ["a.png", "signature.asc"]
+
+
+def test_a_binary_signed_part_stays_an_attachment():
+    raw = SMIME.replace(b'application/plain; charset="utf-8"', b"application/octet-stream") \
+        .replace(b"YSBww7ZzdGFsIHNpZ24gb2Ygb3VyIHRpbWVz", b"AAECAwQFBgc=")
+    c = extract(raw, message_id="x")
+    assert c.text == "This is an S/MIME signed message\n" or c.text == ""
+    assert any(a.data == bytes(range(8)) for a in c.attachments)
+
+
+def test_a_byte_order_mark_before_the_headers_loses_nothing_in_delivery():
+    """The first pass skipped the mark; delivery did not, and lost every header and part."""
+    raw = (b"\xef\xbb\xbfFrom: Dana <dana@example.net>\nSubject: BOM\nMIME-Version: 1.0\n"
+           b'Content-Type: multipart/mixed; boundary="X"\n\n--X\nContent-Type: text/plain\n\n'
+           b"Hello\n--X\nContent-Type: application/pdf\nContent-Disposition: attachment;"
+           b' filename="a.pdf"\n\n%PDF\n--X--\n')
+    c = extract(raw, message_id="x")
+    assert (c.from_, c.subject, c.text) == ("Dana <dana@example.net>", "BOM", "Hello\n")
+    assert [a.filename for a in c.attachments] == ["a.pdf"] and c.raw == raw
+
+
+def test_folding_whitespace_collapses_in_displayed_addresses():
+    raw = b"From: Dana\n\tMorrow <dana@example.net>\nTo: a@example.org,\n\tb@example.org\n\nx\n"
+    c = extract(raw, message_id="x")
+    assert c.from_ == "Dana Morrow <dana@example.net>" and "\t" not in c.to

@@ -88,3 +88,13 @@ def test_ascii_values_read_the_hint_only_after_a_failed_charset(value, hint, add
     if "bad-charset" not in codes:
         assert (text, codes) == decode_header_ex(data, hint, address)
     assert decode_raw(data) == decode_raw(data, hint)
+
+
+def test_a_zone_beyond_fourteen_hours_is_ignored_and_flagged():
+    """A mailer wrote "-2200": no zone on earth; the time is taken as UTC, flagged zoneless."""
+    from importer.mail.dates import parse_date
+    for text in ("Thu, 1 Nov 2001 11:19:12 -2200", "Thu, 1 Nov 2001 11:19:12 +1500"):
+        dt, zoned = parse_date(text)
+        assert (dt.hour, dt.utcoffset().total_seconds(), zoned) == (11, 0, False)
+    dt, zoned = parse_date("Thu, 1 Nov 2001 11:19:12 +1400")     # Kiribati: real
+    assert dt.utcoffset().total_seconds() == 14 * 3600 and zoned

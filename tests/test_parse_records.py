@@ -303,3 +303,27 @@ def test_date_far_future_relative_to_now_without_received_is_rejected():
         "%a, %d %b %Y %H:%M:%S +0000").encode()
     rec = record(with_header(b"Date", future))
     assert rec.date_source is DateSource.NONE and "bad-date" in codes(rec)
+
+
+def test_the_ticket_entry_and_the_report_decode_headers_the_same_way(tmp_path):
+    """Raw 8-bit bytes inside an encoded word were right in the report but 'Heinz MÃ¼ller'
+    in the stored entry's header lines: both now come from one decoder."""
+    import json
+    import sqlite3
+    from importer.cli import main
+    raw = ("From: =?utf-8?Q?Heinz_M\xc3\xbcller?= <heinz@example.net>\n"
+           "To: =?utf-8?Q?Zo=C3=AB?= <zoe@example.org>, jjl at pobox.com (John J. Lee)\n"
+           "Subject: =?utf-8?Q?Gr=C3=BC=C3=9Fe?= aus \xc3\x9clm\n"
+           "Message-ID: <h1@example.net>\nDate: Sun, 16 Feb 2014 10:00:00 +0000\n\nHallo\n"
+           ).encode("latin-1")
+    box = tmp_path / "m.eml"
+    box.write_bytes(raw)
+    report = tmp_path / "r.json"
+    assert main(["run", "--quiet", "--store", str(tmp_path / "s.sqlite"), "--report",
+                 str(report), str(box)]) == 0
+    msg = json.loads(report.read_text())["threads"][0]["messages"][0]
+    author, subject, recipients = sqlite3.connect(tmp_path / "s.sqlite").execute(
+        "SELECT author, subject, recipients FROM entries").fetchone()
+    assert author == msg["from"] and subject == msg["subject"]
+    assert "Ã" not in author + subject and "Müller" in author and subject == "Grüße aus Ülm"
+    assert json.loads(recipients)["to"] == "Zoë <zoe@example.org>, John J. Lee <jjl@pobox.com>"

@@ -113,3 +113,32 @@ def test_pipermail_addresses_are_turned_back_into_addresses():
     assert requestors([r], STAFF) == ("jjl@pobox.com",)
     text = rec(1, sender="carol@example.net", body="meet me at noon.example.com (lobby)\n")
     assert text.from_addr == "carol@example.net"      # text is never rewritten
+
+
+def test_a_pipermail_month_archived_twice_reads_once_with_real_addresses(tmp_path):
+    """Mailman 2 monthly archives (.txt and .txt.gz): quarantined whole before, every
+    requestor a bare user name after the separator was fixed."""
+    import gzip
+    import json
+    import os
+    import shutil
+    from importer.cli import main
+    src = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures",
+                       "pipermail-2001-November.txt")
+    shutil.copy(src, tmp_path / "2001-November.txt")
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "2001-November.txt.gz").write_bytes(
+        gzip.compress(open(src, "rb").read(), mtime=0))
+    report = tmp_path / "r.json"
+    assert main(["dry-run", "--quiet", "--store", str(tmp_path / "s.sqlite"), "--report",
+                 str(report), str(tmp_path)]) == 0
+    rep = json.loads(report.read_text())
+    s = rep["summary"]
+    assert (s["messages_read"], s["messages_unique"], s["duplicates"], s["threads"]) == \
+        (10, 5, 5, 2)
+    assert {r for t in rep["threads"] for r in t["requestors"]} == \
+        {"nadia.k@example.com", "felix.ortega@example.com"}
+    froms = {m["from"] for t in rep["threads"] for m in t["messages"]}
+    assert "Nadia Kowalski <nadia.k@example.com>" in froms
+    assert all("naive-date" in " ".join(m["defects"]) for t in rep["threads"]
+               for m in t["messages"])

@@ -34,7 +34,7 @@ def parse_date(text: str | None) -> tuple[datetime | None, bool]:
             return _real_zone(_fast_date(*m.groups()), True)
         except (ValueError, OverflowError):
             pass
-    return _real_zone(*_parse_date(text))
+    return _parse_date(text)
 
 
 # Real zones run from -12:00 to +14:00 (Kiribati). A mailer that wrote "-2200" had no idea
@@ -58,7 +58,7 @@ def _parse_date(text: str) -> tuple[datetime | None, bool]:
             return None, False
     if dt.tzinfo is None:
         return dt.replace(tzinfo=timezone.utc), "-0000" in text
-    return dt, True
+    return _real_zone(dt, True)
 
 
 # "[Day,] D Mon YYYY HH:MM[:SS] +HHMM [anything]" (RFC 5322 3.3), read as
