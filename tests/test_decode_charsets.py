@@ -142,3 +142,17 @@ def test_fast_address_path_agrees_with_getaddresses(entries):
     text = ", ".join(f"{n} <{a}>" if named else a for n, a, named in entries)
     expected = [(n, a) for n, a in getaddresses([text]) if n or a]
     assert parse_addresses(text) == expected
+
+
+def test_mostly_utf8_text_with_a_bad_byte_stays_utf8():
+    """One stray byte made a whole UTF-8 body decode in a wrong code page ("Ã¼" for "ü"),
+    and differently in the report and the store."""
+    from importer.mail.decode import decode_bytes, guess_codec, mostly_utf8
+    text = "Grüße aus München, schöne Tage!\n".encode() * 4 + b"stray \xff byte\n"
+    assert mostly_utf8(text) and guess_codec(text) == "utf-8"
+    out = decode_bytes(text, None)
+    assert "München" in out and "Ã" not in out and out.count("\ufffd") == 1
+    latin = "José García, café crème".encode("latin-1")     # no UTF-8 at all: still Latin
+    assert not mostly_utf8(latin) and decode_bytes(latin, None) == "José García, café crème"
+    mixed = "ü".encode() + "é".encode("latin-1") * 5       # more stray than valid: not UTF-8
+    assert not mostly_utf8(mixed)

@@ -106,6 +106,8 @@ def guess_codec(data: bytes, hint: str | None = None, sample: int = 2048) -> str
     for codec in ("utf-8", charset_codec(hint)):
         if codec and _decodes(data, codec):
             return codec
+    if mostly_utf8(data):
+        return "utf-8"          # decoded with "replace": the few bad bytes become U+FFFD
     if _latin_like(data) and _decodes(data, "cp1252"):
         return "cp1252"
     try:
@@ -116,6 +118,21 @@ def guess_codec(data: bytes, hint: str | None = None, sample: int = 2048) -> str
     if codec and _decodes(data, codec):
         return codec
     return "cp1252"
+
+
+_UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
+                       rb"|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def mostly_utf8(data: bytes) -> bool:
+    """UTF-8 text with a few bad bytes (a truncated or hand-edited mail): decoded whole in a
+    wrong code page, every "ü" of it became "Ã¼". Mostly UTF-8 means at least two valid
+    multi-byte sequences and fewer stray 8-bit bytes than those (and at most 1 in 20)."""
+    good = _UTF8_SEQ.findall(data)
+    if len(good) < 2:
+        return False
+    stray = sum(map(len, _HIGH_RUN.findall(data))) - sum(map(len, good))
+    return 0 < stray < len(good) and stray <= max(2, sum(map(len, good)) // 20)
 
 
 def _latin_like(data: bytes) -> bool:
@@ -181,7 +198,10 @@ def _decode_guess(data: bytes, hint: str | None, defects: set[str] | None) -> st
         return data.decode("ascii")
     if defects is not None:
         defects.add("8bit-header")
-    return data.decode(guess_codec(data, hint), "replace")
+    codec = guess_codec(data, hint)
+    if defects is not None and codec == "utf-8" and not _decodes(data, "utf-8"):
+        defects.add("bad-utf8")      # mostly UTF-8: its stray bytes are shown as U+FFFD
+    return data.decode(codec, "replace")
 
 
 def decode_raw(value, hint: str | None = None) -> str:
