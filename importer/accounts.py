@@ -35,6 +35,13 @@ def problems(produced: int, unique, duplicates, quarantine, plans, files) -> lis
     by_files = sum(f.messages + f.unreadable for f in files)
     if by_files != produced:
         out.append(f"{produced} messages read, but the files' counts add up to {by_files}")
+    held = Counter(q.source.path for q in quarantine)
+    listed = {f.path: f for f in files}
+    strays = [p for p in held if p not in listed]
+    short = [f.path for f in files if held[f.path] < f.unreadable]
+    if strays or short:
+        out.append(f"the quarantine and the files disagree ({len(strays)} quarantined from no"
+                   f" listed file, {len(short)} files with stretches not quarantined)")
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 import os
 import tempfile
 from dataclasses import dataclass
@@ -80,9 +81,11 @@ def write_run_report(path: str, result: RunResult, plans, outcomes, imposters, d
                 **({str(backend.kind): facts} if facts else {}),
                 "failures": [{"thread": o.thread_id, "error": o.error}
                              for o in outcomes if o.error]}
+    held = Counter(q.source.path for q in quarantine)
     write_report(path, summary=result.summary, duplicates=duplicates, quarantine=quarantine,
                  threads=(thread_entry(p, o.ticket, imposters) for p, o in zip(plans, outcomes)),
-                 extra={"files": [dataclasses.asdict(f) for f in files], "delivery": delivery})
+                 extra={"files": [{**dataclasses.asdict(f), "quarantined": held[f.path]}
+                                  for f in files], "delivery": delivery})
 
 
 def thread_entry(plan: ThreadPlan, ticket: TicketRef | None, imposters: set[str]) -> dict:

@@ -82,3 +82,18 @@ def test_the_summary_line_counts_skipped_files(tmp_path, capsys, skipped, line):
     code = main(["dry-run", "--quiet", "--store", str(tmp_path / "s.sqlite"), "--report",
                  str(tmp_path / "r.json"), str(tmp_path)])
     assert code == 0 and line in capsys.readouterr().out
+
+
+def test_the_files_section_agrees_with_the_quarantine(tmp_path, capsys):
+    box = _mbox(tmp_path)
+    with open(box, "ab") as fp:     # junk after a From_ line: quarantined by the parser
+        fp.write(b"From x@example.net Sun Feb 16 10:00:00 2014\n\x00\x01\x02binary\n\n")
+    (tmp_path / "junk.mbox").write_bytes(b"junk before\n\n" + box.read_bytes())
+    code, _, report = _run(tmp_path, tmp_path, capsys)
+    rep = json.loads(report.read_text())
+    files = {f["path"]: f for f in rep["files"]}
+    by_path = {}
+    for q in rep["quarantine"]:
+        by_path[q["source"]["path"]] = by_path.get(q["source"]["path"], 0) + 1
+    assert code == 0 and by_path and all(files[p]["quarantined"] == n for p, n in by_path.items())
+    assert sum(f["quarantined"] for f in rep["files"]) == rep["summary"]["quarantined"]
