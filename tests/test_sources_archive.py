@@ -254,3 +254,11 @@ def test_concatenated_gzip_members_are_read_whole(tmp_path):
                                  gzip.compress(plain[:cut]) + gzip.compress(plain[cut:])))
     assert len(items) == 20 and all(isinstance(i, RawMessage) for i in items)
     assert not any("damaged" in n for n in files[0].notes)
+
+
+def test_a_text_file_that_begins_like_a_header_but_names_no_mail_field_is_not_mail(tmp_path):
+    """Corpus READMEs begin "Source: flanker-fixtures": quarantined as broken mail before."""
+    items, files, _ = scan(write(tmp_path / "README.txt", b"Source: somewhere\nLicence: MIT\n\nText\n"))
+    assert items == [] and files[0].skipped == "not mail"
+    items, _, _ = scan(write(tmp_path / "m.txt", b"Subject: hi\nX-Note: y\n\nbody\n"))
+    assert len(items) == 1 and isinstance(items[0], RawMessage)

@@ -24,7 +24,7 @@ __all__ = ["header_bounds", "header_fields", "unreadable_reason", "preview",
 
 MAX_HEADER_BYTES = 1 << 20            # a header block larger than this is junk or an attack
 # Fields a message has; a block with none of them is no message's header.
-_KNOWN = frozenset({"from", "sender", "to", "cc", "subject", "date", "message-id",
+MESSAGE_FIELDS = frozenset({"from", "sender", "to", "cc", "subject", "date", "message-id",
                     "in-reply-to", "references", "received", "return-path", "mime-version",
                     "content-type", "reply-to", "bcc", "newsgroups", "delivered-to",
                     "x-mailer", "user-agent", "resent-from", "resent-date", "list-id"})
@@ -147,7 +147,7 @@ def unreadable_reason(data: bytes, head: bytes, names) -> str | None:
     if not _FIELD.match(head):
         line = head.split(b"\n", 1)[0]
         return f"no header: the first line {preview(line)} is not a 'Name: value' field"
-    if not _KNOWN.intersection(names):
+    if not MESSAGE_FIELDS.intersection(names):
         return ("no message header: none of From, Date, Subject, Message-ID, Received"
                 " or Content-Type (a fragment of a mailbox cut inside a message?)")
     return None

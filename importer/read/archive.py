@@ -29,7 +29,7 @@ from importer.read.containers import MAX_DEPTH, container_kind, members
 from importer.read.mbox import MAX_MESSAGE, MboxSplitter, unescape
 from importer.records import RawMessage, SourceRef, Unreadable
 from importer.read.spool import compression_of, decompress_bounded, spool
-from importer.read.walk import JUNK_WINDOW, Walker, looks_like_message, sniff
+from importer.read.walk import JUNK_WINDOW, NOT_MAIL, Walker, looks_like_message, sniff
 
 Item = RawMessage | Unreadable
 MAX_OPEN = 32      # mbox files kept open for read()
@@ -147,7 +147,7 @@ class Archive:
             tally.notes.append(why)
         tally.fmt = "mbox" if fmt == "mbox-junk" else fmt
         if fmt == "not-mail" and not damage:
-            tally.fmt, tally.skipped = "unknown", why
+            tally.fmt, tally.skipped = "unknown", NOT_MAIL
             tally.notes.remove(why)
         elif tally.fmt == "mbox":
             yield from _cut_at_damage(self._scan_mbox(path, work, tally), damage, tally)

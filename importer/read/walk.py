@@ -9,6 +9,7 @@ import stat
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+from importer.mail.headers import MESSAGE_FIELDS, header_bounds, header_fields
 from importer.read.mbox import BOM, is_bare_from, is_dated_from, looks_like_field
 
 SNIFF = 64 << 10           # bytes read to tell a format
@@ -119,6 +120,10 @@ def sniff(head: bytes, name: str) -> tuple[str, str]:
         # Outlook keeps one mail per .msg file: mail we cannot read, kept in the quarantine.
         return "unknown", "not a mail archive (an Outlook .msg or other OLE2 file)"
     if looks_like_message(head):
+        if not _names_a_message_field(head):
+            # "Source: flanker" or "Title: notes": a text file that begins like a header
+            # block but names none of a message's fields is no mail.
+            return "not-mail", NOT_MAIL + " (no message header)"
         return "eml", ""
     if _has_separator(head):
         return "mbox-junk", "text before the first From_ line"
@@ -137,6 +142,14 @@ def looks_like_message(head: bytes) -> bool:
             return looks_like_field(line) or line.startswith(b"From ") and (
                 is_dated_from(line + b"\n") or is_bare_from(line + b"\n"))
     return False
+
+
+def _names_a_message_field(head: bytes) -> bool:
+    if head.startswith(BOM):
+        head = head[3:]
+    start, end, _, defects = header_bounds(head)
+    fields, _, _ = header_fields(head[start:end], defects)
+    return bool(MESSAGE_FIELDS.intersection(fields))
 
 
 def _has_separator(window: bytes) -> bool:
