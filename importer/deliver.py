@@ -16,6 +16,7 @@ in between. A thread the ledger knows complete costs no request at all.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -90,7 +91,9 @@ class Deliverer:
 
     def thread(self, plan: ThreadPlan) -> Outcome:
         try:
-            return self._thread(plan)
+            # A backend in the store file commits each thread whole, ledger rows included.
+            with self.ledger.atomic() if self.backend.transactional else contextlib.nullcontext():
+                return self._thread(plan)
         except (AuthError, MismatchError):
             raise
         except BackendError as exc:

@@ -50,7 +50,7 @@ def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: b
     """Scan and parse every input; what cannot be parsed is quarantined with its bytes."""
     records: list[MessageRecord] = []
     quarantine: list[Quarantined] = []
-    with progress.ReadingBar(sources, quiet) as bar, no_gc():
+    with progress.ReadingBar(sources, quiet) as bar, no_gc(), dest.ledger.atomic():
         for item in archive.scan():
             rec = item if isinstance(item, Unreadable) else parse_record(item)
             if isinstance(rec, Unreadable):
@@ -62,7 +62,6 @@ def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: b
             else:
                 records.append(rec)
             bar.update(len(item.raw) or (item.source.length or 0))
-    dest.ledger.commit()
     return records, quarantine
 
 

@@ -48,6 +48,7 @@ class Found:
 class Backend(Protocol):
     kind: Kind           # the dry run is the backend whose kind is DRY_RUN, nothing else
     needs_content: bool  # False for the dry run: it is handed header-only content
+    transactional: bool  # writes into the store file itself: each thread is one transaction
     imported_tickets: int | None   # tickets the destination holds that an import made
                                    # (known after open; None: unknown, so always look up)
 

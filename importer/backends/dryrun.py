@@ -18,6 +18,7 @@ from importer.records import MessageContent, ThreadPlan, TicketRef
 
 class DryRunBackend:
     kind = Kind.DRY_RUN
+    transactional = False
     # The driver hands a dry run header-only content: reading every body would make the
     # review pass as slow as the import itself.
     needs_content = False

@@ -28,6 +28,7 @@ class LocalBackend:
 
     kind = Kind.LOCAL
     needs_content = True
+    transactional = True       # writes into the store file: a thread commits as one
     imported_tickets = None    # the ledger lives in the same file: a lookup costs nothing
 
     def __init__(self, conn: sqlite3.Connection, *, queue: str = "archive",
@@ -50,18 +51,18 @@ class LocalBackend:
         the middle of it leaves nothing of it behind, never an entry without its files.
         A store that stays locked by another program is a transient failure (retried by
         the driver with `local.retries`)."""
+        self.conn.execute("SAVEPOINT step")     # inside the thread's transaction, if any
         try:
             yield
-            self.conn.commit()
-        except sqlite3.OperationalError as exc:
-            self.conn.rollback()
-            if "locked" in str(exc) or "busy" in str(exc):
+        except BaseException as exc:
+            self.conn.execute("ROLLBACK TO step")
+            self.conn.execute("RELEASE step")
+            if isinstance(exc, sqlite3.OperationalError) and (
+                    "locked" in str(exc) or "busy" in str(exc)):
                 raise BackendError(f"the store is busy: {exc}", transient=True,
                                    sent=False) from exc
             raise
-        except BaseException:
-            self.conn.rollback()
-            raise
+        self.conn.execute("RELEASE step")
 
     def create_ticket(self, plan: ThreadPlan, first: MessageContent) -> tuple[TicketRef, str]:
         # Created but still "open" with no requestors until finish_ticket: the same order the

@@ -9,9 +9,11 @@ and asks the backend what it actually did (see deliver.py).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import sqlite3
 import threading
+from typing import Iterator
 from datetime import datetime, timezone
 
 from importer.mail.dates import iso
@@ -44,6 +46,37 @@ class Ledger:
         self.conn, self.destination, self.readonly = conn, destination, readonly
         self.lock = threading.RLock()
         self.fresh = False
+        self._atomic = 0          # depth of atomic() blocks open
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Everything written inside commits together or not at all (the local backend's
+        thread: its ticket, entries, attachments and these rows share the store file).
+        An interruption at any point, Ctrl-C or kill -9, leaves no half-written ticket."""
+        if self.readonly:
+            yield
+            return
+        with self.lock:
+            outer = self._atomic == 0
+            if outer:
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._atomic += 1
+        try:
+            yield
+        except BaseException:
+            with self.lock:
+                self._atomic -= 1
+                if outer:
+                    self.conn.execute("ROLLBACK")
+            raise
+        with self.lock:
+            self._atomic -= 1
+            if outer:
+                self.conn.execute("COMMIT")
+
+    def _commit(self) -> None:
+        if not self._atomic:
+            self.conn.commit()
 
     def begin_delivery(self) -> None:
         """Note whether anything is recorded for this destination yet.
@@ -117,7 +150,7 @@ class Ledger:
             if row is None:
                 if not self.readonly:
                     self.conn.execute("INSERT INTO meta VALUES (?, ?)", (key, identity))
-                    self.conn.commit()
+                    self._commit()
                 return
         if row[0] != identity:
             raise StoreError(f"{store} belongs to {row[0]}, but the destination now is "
@@ -176,7 +209,7 @@ class Ledger:
                 return row[0]
             if not self.readonly:
                 self.conn.execute("INSERT INTO meta VALUES (?, ?)", (key, value))
-                self.conn.commit()
+                self._commit()
         return value
 
     # -- writing (no-ops when read-only: the dry run records nothing) -------
@@ -186,7 +219,7 @@ class Ledger:
         with self.lock:
             self.conn.execute(sql, args)
             if commit:
-                self.conn.commit()
+                self._commit()
 
     def set_thread(self, thread_id: str, ticket_id: str | None, state: str,
                    error: str | None = None, *, finished: bool = False, first_date=None,
@@ -227,7 +260,7 @@ class Ledger:
     def commit(self) -> None:
         if not self.readonly:
             with self.lock:
-                self.conn.commit()
+                self._commit()
 
     def start_run(self, command: str, sources: list[str]) -> int | None:
         if self.readonly:
@@ -236,7 +269,7 @@ class Ledger:
             cur = self.conn.execute(
                 "INSERT INTO runs (started, command, destination, sources) VALUES (?,?,?,?)",
                 (_now(), command, self.destination, "\n".join(sources)))
-            self.conn.commit()
+            self._commit()
             return cur.lastrowid
 
     def finish_run(self, run_id: int | None, outcome: str, counts: dict) -> None:
@@ -248,7 +281,7 @@ class Ledger:
             self.conn.execute(
                 "UPDATE runs SET finished=?, outcome=?, " + ", ".join(f"{c}=?" for c in cols)
                 + " WHERE id=?", (_now(), outcome, *(counts.get(c, 0) for c in cols), run_id))
-            self.conn.commit()
+            self._commit()
 
 
 def dates_for(conn: sqlite3.Connection, destination: str):

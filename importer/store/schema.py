@@ -77,7 +77,11 @@ def open_store(path: str, *, readonly: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
     else:
         try:
-            conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+            # Autocommit: every write outside an explicit transaction is durable at once
+            # (the ledger's write-ahead records), and Ledger.atomic() / SAVEPOINTs group the
+            # rest; Python's implicit transactions would make that nesting unreliable.
+            conn = sqlite3.connect(path, check_same_thread=False, timeout=30,
+                                   isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the store: {exc}") from exc
     try:
@@ -87,6 +91,10 @@ def open_store(path: str, *, readonly: bool = False) -> sqlite3.Connection:
             raise StoreError(f"{path}: is an SQLite file but not an archive-import store")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL survives a crash or kill of the process (the commit is in
+            # the WAL before SQLite returns); only a power cut may lose the last commits,
+            # which the destination lookups then find again. FULL cost an fsync per write.
+            conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(SCHEMA)
             _migrate(conn)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))

@@ -65,6 +65,7 @@ class RTBackend:
 
     kind = Kind.RT
     needs_content = True
+    transactional = False
 
     def __init__(self, client: RTClient, *, queue: str = "Archive", status: str = "resolved",
                  attach_original: bool = True, key_field: str = KEY_FIELD,
