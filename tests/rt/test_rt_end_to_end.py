@@ -48,11 +48,13 @@ def test_dry_run_then_check_against_rt(rt_run, reader, rt_queue, capsys):
 
 def test_generated_archive_killed_half_way_and_rerun_ends_complete(rt_run, reader, rt_queue,
                                                                    tmp_path):
-    """200 threads, two workers: a second run at the same time is refused (same store, or
-    another store on the same queue); killed with SIGKILL half way; the store deleted; the
-    rerun finds in RT what the first run did and ends with one ticket per thread."""
+    """80 threads, two workers: a second run at the same time is refused (same store, or
+    another store on the same queue); killed with SIGKILL a third of the way; the store
+    deleted; the rerun finds in RT what the first run did and ends with one ticket per
+    thread. (benchmarks/rt_kill_points.py runs the same with 200 threads and any number of
+    kills; the suite keeps CI short.)"""
     mbox = tmp_path / "generated.mbox"
-    generate(mbox, 200)
+    generate(mbox, 80)
     rt_run.config.write_text(f"backend: {{kind: rt}}\nstaff: {{domains: [example.org]}}\n"
                              f"rt: {{queue: {rt_queue}, workers: 2}}\n")
     child = subprocess.Popen(
@@ -60,7 +62,7 @@ def test_generated_archive_killed_half_way_and_rerun_ends_complete(rt_run, reade
         env=os.environ.copy(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     done = 0
-    while done < 60 and time.monotonic() < deadline and child.poll() is None:
+    while done < 25 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.5)
         if rt_run.store.exists():
             try:
@@ -85,8 +87,8 @@ def test_generated_archive_killed_half_way_and_rerun_ends_complete(rt_run, reade
             os.unlink(str(rt_run.store) + suffix)
     code, report = rt_run(str(mbox), workers=2)
     assert code == 0
-    assert report["summary"]["threads"] == 200
-    assert report["delivery"]["tickets_present"] >= 60
+    assert report["summary"]["threads"] == 80
+    assert report["delivery"]["tickets_present"] >= 25
     check_state(reader, rt_queue, report, message_lines=True)
 
 
