@@ -9,7 +9,9 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 
 from importer import __version__
 from importer.backends.base import Kind
@@ -28,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="YAML configuration (see config.example.yaml)")
     common.add_argument("--quiet", action="store_true", help="no progress bars: only errors and the result")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="say more: -v what each stage does, -vv every retry and decision")
+    common.add_argument("--version", action="version", version=f"archive-import {__version__}")
     common.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--store", metavar="PATH",
@@ -56,20 +61,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (kill, a scheduler) or SIGHUP (a dropped SSH session), taken like Ctrl-C:
+    the step in flight finishes or rolls back, the spool is removed, the run is recorded
+    as interrupted, and the exit status is 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="archive-import: %(levelname)s: %(message)s")
+    level = logging.DEBUG if args.debug or args.verbose > 1 else (
+        logging.INFO if args.verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="archive-import: %(levelname)s: %(message)s")
+    previous = {sig: signal.signal(sig, _raise_interrupted)
+                for sig in (signal.SIGTERM, signal.SIGHUP)
+                if threading.current_thread() is threading.main_thread()}
     try:
         cfg = load_config(args.config)
         return COMMANDS[args.command](args, cfg)
     except ImporterError as exc:
         print(f"archive-import: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("archive-import: interrupted; run the same command again to finish the job",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"archive-import: interrupted ({signal.Signals(signum).name}); nothing half-done"
+              " is kept: run the same command again to finish the job", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:   # a bug of ours, not the user's mistake: one line, details on --debug
@@ -78,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"archive-import: internal error: {type(exc).__name__}: {exc}"
               " (run again with --debug for details, and please report it)", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _store_path(args, cfg: Config) -> str:
@@ -88,9 +115,11 @@ def cmd_import(args, cfg: Config) -> int:
     from importer.errors import ConfigError
     from importer.pipeline import run
     from importer.read.archive import check_sources
+    # Found out now, not after an import of hours: the report is written at the end.
+    if os.path.isdir(args.report):
+        raise ConfigError("--report", None, f"{args.report} is a folder: name a file in it")
     if not args.report.endswith(".json"):
         raise ConfigError("--report", None, "the report path must end in .json")
-    # Found out now, not after an import of hours: the report is written at the end.
     folder = os.path.dirname(os.path.abspath(args.report))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise ConfigError("--report", None, f"cannot write a report into {folder}")
@@ -109,6 +138,10 @@ def cmd_import(args, cfg: Config) -> int:
             + (f", FAILED {result.failed}" if result.failed else "")
             + f"; {result.seconds:.1f} s; report {args.report}")
     print(line)
+    if s["messages_read"] == 0:
+        print("archive-import: warning: no mail found in " + ", ".join(args.sources)
+              + (" (every file was skipped: see the report's files)" if result.skipped else ""),
+              file=sys.stderr)
     if result.failed:
         print(f"archive-import: {result.failed} threads failed (see the report and "
               "`archive-import status`); run the same command again to retry them", file=sys.stderr)
@@ -180,7 +213,8 @@ def cmd_check(args, cfg: Config) -> int:
         print(f"backend {cfg.backend.kind}: nothing to check beyond the configuration ({cfg.source})")
         return EXIT_OK
     from importer.backends.rt.preflight import run_check
-    results = run_check(cfg.rt, create_queue=args.create_queue, store=_store_view(args, cfg))
+    results = run_check(cfg.rt, create_queue=args.create_queue, store=_store_view(args, cfg),
+                        status=cfg.ticket.status)
     for r in results:
         mark = {True: "ok", False: "FAIL", None: "??"}[r.ok]
         print(f"{mark:4} {r.name}: {r.detail}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -99,6 +100,10 @@ _CHOICES = {
     ("local", "retries"): (lambda v: 0 <= v <= 20, "between 0 and 20"),
     ("rt", "timeout"): (lambda v: v > 0, "a number of seconds > 0"),
     ("ticket", "queue"): (lambda v: bool(v.strip()), "a non-empty name"),
+    # A status is one word of a lifecycle (RT: lower case, no spaces); RT's default lifecycle
+    # is checked against the queue by `check` and before an RT run reads anything.
+    ("ticket", "status"): (lambda v: v == "" or re.fullmatch(r"[a-z][a-z0-9_ -]{0,63}", v)
+                           is not None, "a status name such as resolved (or empty: leave it)"),
     ("rt", "queue"): (lambda v: bool(v.strip()), "a non-empty name"),
     ("rt", "key_field"): (lambda v: bool(v.strip()) and "{" not in v and "}" not in v,
                           "a non-empty custom field name without braces"),
@@ -172,6 +177,12 @@ def parse_config(data: Any, path: str, env: Mapping[str, str] = os.environ) -> C
             raise ConfigError(path, str(name), f"unknown section (known sections: {known})")
     built = {name: _section(path, name, factory().__class__, data.get(name))
              for name, factory in sections.items()}
+    # "~/archive.sqlite" and "~/certs/ca.pem" as a shell would read them.
+    built["local"] = dataclasses.replace(built["local"],
+                                         path=os.path.expanduser(built["local"].path))
+    if built["rt"].ca_bundle:
+        built["rt"] = dataclasses.replace(built["rt"],
+                                          ca_bundle=os.path.expanduser(built["rt"].ca_bundle))
     if built["rt"].url or built["backend"].kind == "rt":
         built["rt"] = dataclasses.replace(built["rt"], url=_rt_url(path, built["rt"].url, env))
     return Config(**built, source=path)
@@ -192,17 +203,45 @@ def _rt_url(path: str, url: str | None, env: Mapping[str, str]) -> str | None:
     return url
 
 
+class DuplicateKey(Exception):
+    def __init__(self, key: str, line: int):
+        self.key, self.line = key, line
+
+
+def _check_unique(node) -> None:
+    """A key given twice in one mapping is an error: YAML keeps the last one without a
+    word, so a `ticket: {status: open}` further down would silently undo a review."""
+    stack = [(node, "")]
+    while stack:
+        node, prefix = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, value_node in node.value:
+                key = f"{prefix}{key_node.value}"
+                if key in seen:
+                    raise DuplicateKey(key, key_node.start_mark.line + 1)
+                seen.add(key)
+                stack.append((value_node, key + "."))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, prefix) for item in node.value)
+
+
 def load_config(path: str | None, env: Mapping[str, str] = os.environ) -> Config:
     """Read and validate the YAML file at `path`; None gives the defaults."""
     if path is None:
         return parse_config({}, "(defaults)", env)
     try:
         with open(path, encoding="utf-8") as fp:
-            data = yaml.safe_load(fp)
+            text = fp.read()
+        _check_unique(yaml.compose(text, Loader=yaml.SafeLoader))
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, f"not UTF-8 text (byte {exc.start})") from exc
+    except DuplicateKey as exc:
+        raise ConfigError(path, exc.key, f"line {exc.line}: given twice (the second would"
+                          " silently win)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

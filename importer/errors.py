@@ -54,6 +54,21 @@ class AuthError(BackendError):
     """Credentials rejected: stops the run."""
 
 
+class LocalError(ImporterError):
+    """This machine failed us, not the mail: a full or unwritable disk or temporary folder.
+    Never taken for damage in an archive: the run stops, naming the path and the cause."""
+
+    def __init__(self, path: str, cause: str):
+        self.path, self.cause = path, cause
+        super().__init__(f"{path}: {cause}")
+
+
+def local_error(path: str, exc: OSError, what: str) -> LocalError:
+    hint = (": free some space, or set TMPDIR to a folder with room"
+            if getattr(exc, "errno", None) in (28, 122) else "")    # ENOSPC, EDQUOT
+    return LocalError(path, f"cannot {what}: {exc.strerror or exc}{hint}")
+
+
 class StoreError(ImporterError):
     """The local store or ledger file cannot be opened or is not ours."""
 

@@ -29,8 +29,8 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
         quiet: bool = False) -> RunResult:
     """One run, holding the store (and an RT destination) for itself."""
     started = time.monotonic()
-    with open_destination(cfg, store=store, command=command) as dest, Archive(sources) as archive:
-        run_id = dest.ledger.start_run(command, sources)
+    with open_destination(cfg, store=store, command=command) as dest, Archive(sources) as archive, \
+            dest.ledger.run(command, sources) as run_id:
         records, quarantine = read_stage(archive, dest, sources, quiet)
         unique, duplicates, imposters = dedupe_stage(records, cfg.dedupe.enabled)
         del records

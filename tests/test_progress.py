@@ -66,3 +66,19 @@ def test_reading_total_is_the_inputs_size_on_disk(tmp_path):
     (tmp_path / "a" / "x.mbox").write_bytes(b"x" * 300)
     (tmp_path / "y.eml").write_bytes(b"y" * 45)
     assert progress.input_bytes([str(tmp_path / "a"), str(tmp_path / "y.eml")]) == 345
+
+
+def test_a_batch_log_gets_a_progress_line_every_interval(tmp_path, monkeypatch, capsys):
+    """With stderr not a terminal (nohup, cron, 2>log) nothing was printed until the end of
+    a run of hours; now a line with messages, rate and ETA every INTERVAL seconds."""
+    from importer.cli import main
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+    assert main(["run", "--store", str(tmp_path / "s.sqlite"), "--report",
+                 str(tmp_path / "r.json"), ARCHIVE]) == 0
+    err = capsys.readouterr().err.splitlines()
+    reading = [line for line in err if line.startswith("archive-import: reading: ")]
+    writing = [line for line in err if line.startswith("archive-import: writing: ")]
+    assert len(reading) >= 10 and len(writing) >= 10
+    assert "55 messages" in reading[-1] and "B/s" in reading[-1] and "%" in reading[-1]
+    assert writing[-1].startswith("archive-import: writing: 17 tickets of 17 (100%)")
+    assert any("left" in line for line in writing)

@@ -23,12 +23,13 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from importer.errors import SourceError
+from importer.errors import SourceError, local_error
 from importer.read import maildir
 from importer.read.containers import MAX_DEPTH, container_kind, members
 from importer.read.mbox import MAX_MESSAGE, MboxSplitter, unescape
 from importer.records import RawMessage, SourceRef, Unreadable
-from importer.read.spool import compression_of, decompress_bounded, spool
+from importer.read.spool import (SPOOL_PREFIX, compression_of, decompress_bounded, spool,
+                                 sweep_stale_spools)
 from importer.read.walk import JUNK_WINDOW, NOT_MAIL, Walker, looks_like_message, sniff
 
 Item = RawMessage | Unreadable
@@ -166,7 +167,11 @@ class Archive:
     def _spool_file(self) -> str:
         """A new file in this run's own spool folder, named by a number, never by input."""
         if self._spool_dir is None:
-            self._spool_dir = tempfile.mkdtemp(prefix="archive-import-spool-")
+            sweep_stale_spools()
+            try:
+                self._spool_dir = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-")
+            except OSError as exc:
+                raise local_error(tempfile.gettempdir(), exc, "make a spool folder") from exc
         self._spooled += 1
         return os.path.join(self._spool_dir, f"{self._spooled}.spool")
 

@@ -10,11 +10,13 @@ into a numbered spool file, and it is read by content like any file, as
 
 from __future__ import annotations
 
-import shutil
+import os
 import tarfile
 import zipfile
 from dataclasses import dataclass
 from typing import Callable, Iterator
+
+from importer.errors import local_error
 
 MAX_NAME = 1000            # characters of a member's name kept for the report
 MAX_DEPTH = 3              # a container inside a container inside a container, no deeper
@@ -48,6 +50,21 @@ def members(path: str, kind: str, spool: Callable[[], str]) -> Iterator[Member]:
         yield from _zip_members(path, spool)
 
 
+def _copy(src, dest: str) -> None:
+    """A member's bytes into its spool file. Reading errors are the archive's (the caller
+    skips the member); writing errors are this machine's (a full disk stops the run)."""
+    try:
+        out = open(dest, "wb")
+    except OSError as exc:
+        raise local_error(os.path.dirname(dest), exc, "write a spool copy") from exc
+    with out:
+        while chunk := src.read(1 << 20):
+            try:
+                out.write(chunk)
+            except OSError as exc:
+                raise local_error(dest, exc, "write a spool copy") from exc
+
+
 def _label(name: str) -> str:
     return name[:MAX_NAME] if len(name) <= MAX_NAME else name[:MAX_NAME] + "…"
 
@@ -71,8 +88,8 @@ def _tar_members(path: str, spool: Callable[[], str]) -> Iterator[Member]:
                 continue            # directories, links, devices: nothing to read
             dest = spool()
             try:
-                with archive.extractfile(info) as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
+                with archive.extractfile(info) as src:
+                    _copy(src, dest)
             except (tarfile.TarError, OSError, EOFError) as exc:
                 yield Member(_label(info.name), None, f"cannot read this member: {exc}")
                 continue
@@ -95,8 +112,8 @@ def _zip_members(path: str, spool: Callable[[], str]) -> Iterator[Member]:
                 continue
             dest = spool()
             try:
-                with archive.open(info) as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
+                with archive.open(info) as src:
+                    _copy(src, dest)
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError,
                     ValueError) as exc:
                 yield Member(name, None, f"cannot read this member: {exc}")

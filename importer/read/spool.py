@@ -6,9 +6,14 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import re
+import shutil
+import tempfile
 import zlib
 from typing import BinaryIO, Callable
+
+from importer.errors import local_error
 
 CHUNK = 1 << 20
 INPUT_STEP = 16 << 10    # compressed bytes fed at a time: what damage can cost at most
@@ -43,7 +48,11 @@ def spool(path: str, kind: str, dest: str) -> tuple[int, str | None]:
     pbzip2, xz --block) are read one after the other.
     """
     written, stream = 0, _decompressor(kind)
-    with open(path, "rb") as src, open(dest, "wb") as out:
+    try:
+        out = open(dest, "wb")
+    except OSError as exc:
+        raise local_error(os.path.dirname(dest), exc, "write the decompressed copy") from exc
+    with open(path, "rb") as src, out:
         while True:
             data = src.read(INPUT_STEP)
             if not data:
@@ -53,7 +62,10 @@ def spool(path: str, kind: str, dest: str) -> tuple[int, str | None]:
                     chunk = stream.decompress(data)
                 except _ERRORS as exc:
                     return written, _damage(kind, written, exc)
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:     # a full temporary folder is no damage in the archive
+                    raise local_error(dest, exc, "write the decompressed copy") from exc
                 written += len(chunk)
                 data = b""
                 if _at_end(stream):
@@ -93,3 +105,36 @@ def decompress_bounded(data: bytes, kind: str, limit: int) -> bytes | None:
     except _ERRORS as exc:
         raise ValueError(f"{kind} data damaged: {exc}") from exc
     return None if len(out) > limit else out
+
+
+SPOOL_PREFIX = "archive-import-spool-"
+
+
+def sweep_stale_spools() -> list[str]:
+    """Remove the spool folders of runs that were killed (kill -9, a power cut: no finally
+    ran), known by the pid in their name no longer running. Returns what was removed."""
+    removed = []
+    top = tempfile.gettempdir()
+    try:
+        names = os.listdir(top)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(SPOOL_PREFIX):
+            continue
+        pid = name[len(SPOOL_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(os.path.join(top, name), ignore_errors=True)
+        removed.append(os.path.join(top, name))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True           # alive, someone else's
+    return True

@@ -262,6 +262,17 @@ class Ledger:
             with self.lock:
                 self._commit()
 
+    @contextlib.contextmanager
+    def run(self, command: str, sources: list[str]) -> Iterator[int | None]:
+        """A run's row: started now; finished by finish_run, or marked "interrupted" when
+        Ctrl-C, SIGTERM or SIGHUP ends it first (kill -9 leaves it unfinished)."""
+        run_id = self.start_run(command, sources)
+        try:
+            yield run_id
+        except KeyboardInterrupt:
+            self.finish_run(run_id, "interrupted", {})
+            raise
+
     def start_run(self, command: str, sources: list[str]) -> int | None:
         if self.readonly:
             return None

@@ -123,3 +123,28 @@ def test_check_reads_the_store(rt_server, rt_env, rt_queue, no_mail, tmp_path):
     assert store_check(1, None).ok is True
     other = store_check(1, "RT http://rt.example.org queue 'Archive' (id 3, created x)")
     assert other.ok is False and "use a new --store" in other.detail
+
+
+@pytest.mark.rt
+def test_a_status_the_queue_does_not_have_fails_check_and_stops_run_before_reading(
+        rt_server, rt_env, rt_queue, no_mail, tmp_path, monkeypatch, capsys):
+    """`ticket.status: bogus` passed check, then every ticket's final update failed (exit 3,
+    and rerunning could not help)."""
+    named = by_name(run_check(Cfg(url=rt_env["RTSERVER"], queue=rt_queue), create_queue=False,
+                              env=rt_env, status="bogus"))
+    assert named["status"].ok is False and "bogus" in named["status"].detail
+    assert by_name(run_check(Cfg(url=rt_env["RTSERVER"], queue=rt_queue), create_queue=False,
+                             env=rt_env, status="resolved"))["status"].ok is True
+    from importer.cli import main
+    for key, value in rt_env.items():
+        monkeypatch.setenv(key, value)
+    config = tmp_path / "rt.yaml"
+    config.write_text(f"backend: {{kind: rt}}\nticket: {{status: bogus}}\nrt: {{queue: {rt_queue}}}\n")
+    box = tmp_path / "m.mbox"
+    box.write_bytes(b"From a@example.net Sun Feb 16 10:00:00 2014\nFrom: a@example.net\n"
+                    b"Subject: s\nMessage-ID: <s1@example.net>\n\nx\n")
+    code = main(["run", "--quiet", "--config", str(config), "--store", str(tmp_path / "s.sqlite"),
+                 "--report", str(tmp_path / "r.json"), str(box)])
+    err = capsys.readouterr().err
+    assert code == 2 and "bogus" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r.json").exists()

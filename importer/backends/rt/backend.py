@@ -48,7 +48,8 @@ from importer.backends.rt.client import RTClient
 from importer.backends.rt.fields import (DATE_FIELD, INACTIVE, KEY_FIELD, SUBJECT_MAX, attachment,
                                          cf_values, custom_fields, failures, imported_tickets,
                                          make_client, one_line, path_part, queue_identity,
-                                         rest_date, rt_date, thread_key, tsql_quote,
+                                         rest_date, rt_date, status_problem, thread_key,
+                                         tsql_quote,
                                          valid_requestors)
 from importer.errors import BackendError, MismatchError
 from importer.records import MessageContent, ThreadPlan, TicketRef
@@ -270,6 +271,9 @@ class RTBackend:
         qid = str(body.get("id") or "")
         if not qid or body.get("Disabled") in (1, "1"):
             raise BackendError(f"RT queue {self.queue!r} not found or disabled")
+        problem = status_problem(body, self.status)
+        if problem:
+            raise BackendError(problem)
         with self._lock:
             self._queue_id, self._queue_created = qid, str(body.get("Created") or "?")
         return qid

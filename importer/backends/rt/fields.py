@@ -18,6 +18,18 @@ log = logging.getLogger(__name__)
 
 # Statuses of RT's default lifecycle that stamp Resolved (etc/RT_Config.pm, "inactive").
 INACTIVE = frozenset({"resolved", "rejected", "deleted"})
+# Every status of RT's "default" lifecycle (etc/RT_Config.pm, %Lifecycles).
+DEFAULT_LIFECYCLE = ("new", "open", "stalled", "resolved", "rejected", "deleted")
+
+
+def status_problem(queue: dict, status: str) -> str | None:
+    """Why `ticket.status` cannot work on this queue, or None. Only RT's default lifecycle
+    can be checked through REST 2 (it does not list a custom lifecycle's statuses)."""
+    lifecycle = str(queue.get("Lifecycle") or "default")
+    if not status or lifecycle != "default" or status in DEFAULT_LIFECYCLE:
+        return None
+    return (f"ticket.status {status!r} is not a status of queue {queue.get('Name')!r} (lifecycle"
+            f" 'default': {', '.join(DEFAULT_LIFECYCLE)}); every ticket's last step would fail")
 # RT's answers to updates are lists of sentences; these words mark a failure
 # (RT::Ticket::_SetStatus, RT::Record::_Set, AddWatcher). Addresses are removed
 # first, since RT echoes them ("Added x@y as Requestor").

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from importer.backends.rt.fields import (KEY_FIELD, custom_fields, imported_tickets, make_client,
+                                         status_problem,
                                   queue_identity, rest_date)
 from importer.errors import AuthError, BackendError
 from importer.backends.rt.client import RTClient, auth_from_env, clean_base_url
@@ -38,7 +39,7 @@ class CheckResult:
 
 
 def run_check(cfg_rt, *, create_queue: bool, env: Mapping[str, str] = os.environ,
-              store: StoreView | None = None) -> list[CheckResult]:
+              store: StoreView | None = None, status: str | None = None) -> list[CheckResult]:
     results = _check_url(cfg_rt, env)
     if any(r.ok is False for r in results):
         return results
@@ -52,6 +53,13 @@ def run_check(cfg_rt, *, create_queue: bool, env: Mapping[str, str] = os.environ
         if any(r.ok is False for r in results):
             return results
         queue = _check_queue(client, cfg_rt.queue, create_queue, results)
+        if queue is not None and status is not None:
+            problem = status_problem(queue, status)
+            results.append(CheckResult("status", problem is None, problem or (
+                f"ticket.status {status!r}: a status of the queue's lifecycle"
+                if str(queue.get("Lifecycle") or "default") == "default" else
+                f"ticket.status {status!r}: make sure the queue's lifecycle"
+                f" {queue.get('Lifecycle')!r} has it (REST 2 cannot list it)")))
         if queue is not None:
             results += _check_fields(client, queue, cfg_rt, create_queue)
             results += _check_rights(client, queue, superuser=superuser)
