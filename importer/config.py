@@ -79,6 +79,19 @@ class RTCfg:
 
 
 @dataclass(frozen=True)
+class LimitsCfg:
+    """Bounds on hostile or broken input. Real mail stays far inside them; what passes one
+    is quarantined with the reason (never dropped), and no single input blocks a run."""
+
+    max_message_bytes: int = 256 << 20      # larger: quarantined, kept by reference
+    max_expansion: int = 1000               # decompressed / compressed size (bombs)
+    max_header_bytes: int = 1 << 20         # one message's header block
+    max_header_fields: int = 10000          # header fields in one message
+    max_mime_depth: int = 32                # multipart nesting followed (deeper: one file)
+    max_mime_parts: int = 1000              # parts read (the rest kept together, one file)
+
+
+@dataclass(frozen=True)
 class Config:
     backend: BackendCfg = field(default_factory=BackendCfg)
     local: LocalCfg = field(default_factory=LocalCfg)
@@ -87,6 +100,7 @@ class Config:
     staff: StaffCfg = field(default_factory=StaffCfg)
     ticket: TicketCfg = field(default_factory=TicketCfg)
     rt: RTCfg = field(default_factory=RTCfg)
+    limits: LimitsCfg = field(default_factory=LimitsCfg)
     source: str = "(defaults)"
 
 
@@ -110,6 +124,12 @@ _CHOICES = {
     ("rt", "date_field"): (lambda v: "{" not in v and "}" not in v,
                            "a custom field name without braces (empty: none)"),
     ("local", "path"): (lambda v: bool(v.strip()), "a non-empty path"),
+    ("limits", "max_message_bytes"): (lambda v: 1 << 10 <= v <= 1 << 40, "between 1 KiB and 1 TiB"),
+    ("limits", "max_expansion"): (lambda v: v >= 10, "at least 10"),
+    ("limits", "max_header_bytes"): (lambda v: v >= 1 << 10, "at least 1024"),
+    ("limits", "max_header_fields"): (lambda v: v >= 10, "at least 10"),
+    ("limits", "max_mime_depth"): (lambda v: 1 <= v <= 1000, "between 1 and 1000"),
+    ("limits", "max_mime_parts"): (lambda v: 1 <= v <= 1000000, "between 1 and 1000000"),
 }
 
 

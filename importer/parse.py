@@ -42,6 +42,7 @@ from importer.mail.dates import from_line_date, parse_date
 from importer.mail.decode import (decode_header_ex, decode_raw, guess_codec, parse_addresses,
                                  unobfuscate)
 from importer.mail.headers import header_bounds, header_fields, preview, unreadable_reason
+from importer.config import LimitsCfg
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
 from importer.mail.forwards import forwarded_sender, may_be_forward
@@ -50,7 +51,8 @@ from mailthreads.ids import (FAKE_ID_DOMAINS, MAX_HEADER_CHARS, MAX_ID_LENGTH, M
 
 _FAKE_DOMAINS = frozenset(domain.encode() for domain in FAKE_ID_DOMAINS)
 
-__all__ = ["parse_record", "FUTURE_SLACK"]
+__all__ = ["parse_record", "display_headers", "FUTURE_SLACK"]
+_LIMITS = LimitsCfg()
 
 FUTURE_SLACK = timedelta(days=3)      # clock skew and zone mistakes, not years
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -67,27 +69,36 @@ _ID = re.compile(r"<([!-;=?-~]+)@([!-;=?A-~]+)>")
 _ONE_ID = re.compile(rb"[ \t]*<([!-;=?-~]+@)([!-;=?A-~]+)>[ \t]*")    # local with its @
 
 
-def parse_record(raw: RawMessage) -> MessageRecord | Unreadable:
+def parse_record(raw: RawMessage, limits: LimitsCfg = _LIMITS) -> MessageRecord | Unreadable:
     """The record for one message, or Unreadable with a reason a person can act on."""
     try:
-        return _parse(raw)
+        return _parse(raw, limits)
     except Exception as exc:  # a bug must cost one message, to quarantine, not the run
         return Unreadable(raw.source, f"internal parser error ({type(exc).__name__}: "
                           f"{preview(str(exc))}); please report it", raw.raw)
 
 
-def _parse(raw: RawMessage) -> MessageRecord | Unreadable:
+def _parse(raw: RawMessage, limits: LimitsCfg) -> MessageRecord | Unreadable:
     data = raw.raw
-    start, head_end, body_start, defects = header_bounds(data)
+    start, head_end, body_start, defects = header_bounds(data, limits.max_header_bytes)
     head = data[start:head_end]
     fields, count, leftover = header_fields(head, defects)
-    reason = unreadable_reason(data, head, fields)
+    reason = unreadable_reason(data, head, fields) or _over_limits(defects, count, limits)
     if reason:
         return Unreadable(raw.source, reason, data)
     body = data[body_start:]
     if leftover:              # lines after the header ended inside the header block
         body = leftover + b"\n" + body
     return _build(raw, fields, count, body, defects)
+
+
+def _over_limits(defects: list[Defect], count: int, limits: LimitsCfg) -> str | None:
+    if any(d.code == "header-too-long" for d in defects):
+        return (f"header block over {limits.max_header_bytes} bytes"
+                " (limits.max_header_bytes): no blank line ends it")
+    if count > limits.max_header_fields:
+        return f"{count} header fields, over limits.max_header_fields ({limits.max_header_fields})"
+    return None
 
 
 def display_headers(data: bytes) -> dict[str, str]:

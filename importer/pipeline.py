@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from importer import accounts, progress
 from importer.backends import Destination, open_destination
-from importer.config import Config
+from importer.config import Config, LimitsCfg
 from importer.dedupe import Deduper
 from importer.deliver import Deliverer
 from importer.errors import BackendError
@@ -29,9 +29,11 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
         quiet: bool = False) -> RunResult:
     """One run, holding the store (and an RT destination) for itself."""
     started = time.monotonic()
-    with open_destination(cfg, store=store, command=command) as dest, Archive(sources) as archive, \
+    with open_destination(cfg, store=store, command=command) as dest, \
+            Archive(sources, max_message=cfg.limits.max_message_bytes,
+                    max_expansion=cfg.limits.max_expansion) as archive, \
             dest.ledger.run(command, sources) as run_id:
-        records, quarantine = read_stage(archive, dest, sources, quiet)
+        records, quarantine = read_stage(archive, dest, sources, quiet, cfg.limits)
         unique, duplicates, imposters = dedupe_stage(records, cfg.dedupe.enabled)
         del records
         plans = build_plans(unique, cfg, duplicates)
@@ -46,23 +48,34 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
     return result
 
 
-def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: bool):
+def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: bool,
+               limits: LimitsCfg = LimitsCfg()):
     """Scan and parse every input; what cannot be parsed is quarantined with its bytes."""
     records: list[MessageRecord] = []
     quarantine: list[Quarantined] = []
     with progress.ReadingBar(sources, quiet) as bar, no_gc(), dest.ledger.atomic():
         for item in archive.scan():
-            rec = item if isinstance(item, Unreadable) else parse_record(item)
+            rec = item if isinstance(item, Unreadable) else parse_record(item, limits)
             if isinstance(rec, Unreadable):
-                # An oversize stretch comes without its bytes; they are read back by offset.
-                raw = rec.raw or (archive.read(rec.source) if rec.source.length else b"")
-                digest = hashlib.sha256(raw).hexdigest()
-                quarantine.append(Quarantined(rec.source, rec.reason, digest))
-                dest.ledger.keep_quarantined(rec.source, rec.reason, digest, raw)
+                quarantine.append(quarantined(rec, archive, dest.ledger))
             else:
                 records.append(rec)
             bar.update(len(item.raw) or (item.source.length or 0))
     return records, quarantine
+
+
+def quarantined(rec: Unreadable, archive: Archive, ledger) -> Quarantined:
+    """Keep what could not be read: its bytes, or an oversize stretch (which the reader
+    left in place, never loaded) by reference to its place in the source, verified by its
+    SHA-256: copying gigabytes into the store would double the disk used, and SQLite takes
+    no value over 10^9 bytes."""
+    if rec.raw or not rec.source.length:
+        digest = hashlib.sha256(rec.raw).hexdigest()
+        ledger.keep_quarantined(rec.source, rec.reason, digest, rec.raw)
+        return Quarantined(rec.source, rec.reason, digest)
+    digest = archive.digest(rec.source)
+    ledger.keep_quarantined(rec.source, rec.reason, digest, None, rec.source.length)
+    return Quarantined(rec.source, rec.reason, digest, kept="source")
 
 
 def dedupe_stage(records: list[MessageRecord], enabled: bool):
@@ -75,13 +88,13 @@ def dedupe_stage(records: list[MessageRecord], enabled: bool):
 
 def deliver_stage(plans, archive: Archive, dest: Destination, cfg: Config, quiet: bool):
     """One ticket per plan, through the destination's backend, ledger and retry budget."""
-    deliverer = Deliverer(dest.backend, dest.ledger, _loader(archive, dest.backend),
+    deliverer = Deliverer(dest.backend, dest.ledger, _loader(archive, dest.backend, cfg.limits),
                           dedupe=cfg.dedupe.enabled, retry=dest.retry)
     with progress.bar(len(plans), "tickets", quiet) as bar:
         return deliverer.run(plans, workers=dest.workers, progress=lambda o: bar.update(1))
 
 
-def _loader(archive: Archive, backend):
+def _loader(archive: Archive, backend, limits: LimitsCfg):
     """Read a message again by its source position, for delivery; check it is unchanged."""
     def load(rec: MessageRecord) -> MessageContent:
         if not backend.needs_content:
@@ -91,7 +104,8 @@ def _loader(archive: Archive, backend):
             raise BackendError(f"{rec.source.where()}: changed since it was read",
                                message_id=rec.message_id)
         # Header text through the first pass's decoder, as the report shows it.
-        content = replace(extract(raw, message_id=rec.message_id), **display_headers(raw))
+        content = replace(extract(raw, message_id=rec.message_id, max_depth=limits.max_mime_depth,
+                                  max_parts=limits.max_mime_parts), **display_headers(raw))
         return replace(content, date=rec.date) if rec.date else content
     return load
 

@@ -197,3 +197,4 @@ class Quarantined:
     source: SourceRef
     reason: str
     sha256: str
+    kept: str = "bytes"    # or "source": too large to copy, kept at its verified place

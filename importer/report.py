@@ -136,7 +136,8 @@ def _write(fp: IO[str], summary, threads, duplicates, quarantine, extra) -> None
     fp.write('],\n "quarantine": [')
     for i, q in enumerate(quarantine):
         fp.write(("," if i else "") + "\n  " + dump({
-            "source": q.source.to_report(), "reason": q.reason, "sha256": q.sha256}))
+            "source": q.source.to_report(), "reason": q.reason, "sha256": q.sha256,
+            "kept": q.kept}))
     fp.write("]")
     for key, value in extra.items():
         fp.write(",\n %s: %s" % (dump(key), dump(value)))

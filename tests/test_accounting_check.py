@@ -63,8 +63,8 @@ def test_a_message_placed_in_two_threads_stops_the_run(tmp_path, capsys, monkeyp
 def test_a_stage_that_invents_a_message_stops_the_run(tmp_path, capsys, monkeypatch):
     real = pipeline.read_stage
 
-    def inventing(archive, dest, sources, quiet):
-        records, quarantine = real(archive, dest, sources, quiet)
+    def inventing(archive, dest, sources, quiet, limits):
+        records, quarantine = real(archive, dest, sources, quiet, limits)
         return records + records[:1], quarantine
     monkeypatch.setattr(pipeline, "read_stage", inventing)
     code, err, _ = _run(tmp_path, _mbox(tmp_path), capsys)

@@ -202,7 +202,8 @@ class _Walk:
     same words again and are dropped; the raw message keeps them).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_depth: int = MAX_DEPTH, max_parts: int = MAX_PARTS) -> None:
+        self.max_depth, self.max_parts = max_depth, max_parts
         self.plain: list[str] = []
         self.html: list[str] = []
         self.attachments: list[Attachment] = []
@@ -233,7 +234,7 @@ class _Walk:
 
     def _children(self, part: _Part) -> list[_Part] | None:
         """The parts of a multipart, or None to read it as one text part (no usable boundary)."""
-        if part.depth >= MAX_DEPTH:
+        if part.depth >= self.max_depth:
             self._attach(part)                # kept whole, headers and all
             return []
         boundary = _boundary(part.headers)
@@ -242,7 +243,7 @@ class _Walk:
             return None                       # a client shows such a body as text; so do we
         # RFC 2046 5.1.5: in a digest the parts are messages unless they say otherwise.
         default = "message/rfc822" if part.ctype == "multipart/digest" else "text/plain"
-        room = max(MAX_PARTS - self.count, 0)
+        room = max(self.max_parts - self.count, 0)
         children: list = [self._part(part.body[a:b], part.depth + 1, part.role, default)
                           for a, b in spans[:room]]
         if part.ctype == "multipart/alternative":
@@ -390,9 +391,10 @@ def _fields(headers: Message) -> dict:
         return {"from_": "", "to": "", "cc": "", "subject": "", "date": None}
 
 
-def extract(raw: bytes, *, message_id: str) -> MessageContent:
+def extract(raw: bytes, *, message_id: str, max_depth: int = MAX_DEPTH,
+            max_parts: int = MAX_PARTS) -> MessageContent:
     """The message as a ticket entry shows it; never raises, `raw` is returned untouched."""
-    walk = _Walk()
+    walk = _Walk(max_depth, max_parts)
     try:
         # A byte-order mark before the headers (files saved by Windows editors): the first
         # pass skips it, so must this one, or every header and part is lost to the body.

@@ -45,7 +45,8 @@ def preview(text, limit: int = 60) -> str:
     return repr(text[:limit] + ("..." if len(text) > limit else ""))
 
 
-def header_bounds(data: bytes) -> tuple[int, int, int, list[Defect]]:
+def header_bounds(data: bytes, max_bytes: int = MAX_HEADER_BYTES
+                  ) -> tuple[int, int, int, list[Defect]]:
     """Where the header block starts and ends and the body starts, with defects."""
     defects = []
     start = 0
@@ -59,12 +60,12 @@ def header_bounds(data: bytes) -> tuple[int, int, int, list[Defect]]:
     if data.startswith(b"From ", start):          # an mbox separator left in an .eml
         eol = data.find(b"\n", start)
         start = len(data) if eol < 0 else eol + 1
-    m = _BLANK.search(data, start, start + MAX_HEADER_BYTES)
+    m = _BLANK.search(data, start, start + max_bytes)
     if m:
         return start, m.start() + 1, m.end(), defects
-    end = min(len(data), start + MAX_HEADER_BYTES)
+    end = min(len(data), start + max_bytes)
     if end < len(data):
-        defects.append(Defect("header-too-long", f"no blank line in {MAX_HEADER_BYTES} bytes"))
+        defects.append(Defect("header-too-long", f"no blank line in {max_bytes} bytes"))
     return start, end, end, defects
 
 

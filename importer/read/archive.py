@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import os
 import shutil
 import tempfile
@@ -74,11 +75,11 @@ class Archive:
     """Context manager over the user's SOURCE arguments (files and directories)."""
 
     def __init__(self, paths: Sequence[str], *, escaping: str = "mboxrd",
-                 max_message: int = MAX_MESSAGE):
+                 max_message: int = MAX_MESSAGE, max_expansion: int = 1000):
         self.paths = list(paths)
         self.files: list[FileSummary] = []
         self.produced = 0      # items scan() handed on, counted apart from every outcome list
-        self._escaping, self._max = escaping, max_message
+        self._escaping, self._max, self._expansion = escaping, max_message, max_expansion
         self._spools: dict[str, str] = {}     # a path in the report -> the file with its bytes
         self._spool_dir: str | None = None
         self._spooled = 0
@@ -160,7 +161,7 @@ class Archive:
 
     def _decompress(self, path: str, source: str, kind: str) -> tuple[str, str | None]:
         dest = self._spool_file()
-        _, damage = spool(source, kind, dest)
+        _, damage = spool(source, kind, dest, self._expansion)
         self._spools[path] = dest
         return dest, damage
 
@@ -262,6 +263,24 @@ class Archive:
         except OSError as exc:
             raise SourceError(ref.path, f"cannot read: {exc.strerror or exc}",
                               ref.offset) from exc
+
+    def digest(self, ref: SourceRef) -> str:
+        """The SHA-256 of the bytes at `ref` as they lie in the (decompressed) source,
+        streamed: an oversize message is never held in memory, only verified where it is."""
+        work = self._spools.get(ref.path, ref.path)
+        sha, left = hashlib.sha256(), ref.length or 0
+        try:
+            with open(work, "rb") as fp:
+                fp.seek(ref.offset or 0)
+                while left > 0:
+                    chunk = fp.read(min(left, 1 << 20))
+                    if not chunk:
+                        raise SourceError(ref.path, "shorter than when it was read", ref.offset)
+                    sha.update(chunk)
+                    left -= len(chunk)
+        except OSError as exc:
+            raise SourceError(ref.path, f"cannot read: {exc.strerror or exc}", ref.offset) from exc
+        return sha.hexdigest()
 
     def _read_again(self, ref: SourceRef) -> bytes:
         work = self._spools.get(ref.path, ref.path)

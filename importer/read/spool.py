@@ -38,16 +38,19 @@ def _decompressor(kind: str):
     return bz2.BZ2Decompressor() if kind == "bz2" else lzma.LZMADecompressor()
 
 
-def spool(path: str, kind: str, dest: str) -> tuple[int, str | None]:
+def spool(path: str, kind: str, dest: str, max_expansion: int = 1000,
+          floor: int = 64 << 20) -> tuple[int, str | None]:
     """Decompress `path` into the new file `dest`, streaming, in small steps.
 
     Returns (bytes written, error). On damaged or truncated data everything that came out
     before the damage is kept (fed INPUT_STEP bytes at a time, so at most that much
     compressed input is lost, not a whole buffer of output), and the error names the
     offset in the decompressed stream where it stopped. Concatenated members (gzip -c a b,
-    pbzip2, xz --block) are read one after the other.
+    pbzip2, xz --block) are read one after the other. Output past `max_expansion` times the
+    compressed bytes read (and past `floor`) stops the stream there, like damage: a
+    decompression bomb (360 KB of gzip gave 1.58 million messages) is cut, not followed.
     """
-    written, stream = 0, _decompressor(kind)
+    written, consumed, stream = 0, 0, _decompressor(kind)
     try:
         out = open(dest, "wb")
     except OSError as exc:
@@ -57,6 +60,11 @@ def spool(path: str, kind: str, dest: str) -> tuple[int, str | None]:
             data = src.read(INPUT_STEP)
             if not data:
                 break
+            consumed += len(data)
+            if written > floor and written > consumed * max_expansion:
+                return written, (f"{kind} data expands past {max_expansion} times its size"
+                                 f" (limits.max_expansion) at byte {written}: a decompression"
+                                 " bomb? everything before it is read")
             while data:
                 try:
                     chunk = stream.decompress(data)

@@ -251,11 +251,15 @@ class Ledger:
             (self.destination, key, message_id, thread_id, ticket_id, entry_id, state,
              iso(date)), commit=commit)
 
-    def keep_quarantined(self, source, reason: str, sha256: str, raw: bytes) -> None:
-        """Keep the raw bytes of what could not be imported, once per content."""
-        self._write("INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?,?,?)",
-                    (sha256, source.path, source.index, source.offset, reason, raw, _now()),
-                    commit=False)
+    def keep_quarantined(self, source, reason: str, sha256: str, raw: bytes | None,
+                         length: int | None = None) -> None:
+        """Keep what could not be imported, once per content: its raw bytes, or (raw None:
+        too large to copy) a reference to its verified place in the source."""
+        self._write("INSERT OR IGNORE INTO quarantine (sha256, path, idx, offset, reason, raw,"
+                    " first_seen, length, kept) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (sha256, source.path, source.index, source.offset, reason, raw or b"",
+                     _now(), length if raw is None else len(raw),
+                     "source" if raw is None else "bytes"), commit=False)
 
     def commit(self) -> None:
         if not self.readonly:

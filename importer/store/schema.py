@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS ledger_messages (
     PRIMARY KEY (destination, message_key));
 CREATE TABLE IF NOT EXISTS quarantine (
     sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, idx INTEGER NOT NULL, offset INTEGER,
-    reason TEXT NOT NULL, raw BLOB NOT NULL, first_seen TEXT NOT NULL);
+    reason TEXT NOT NULL, raw BLOB NOT NULL, first_seen TEXT NOT NULL, length INTEGER,
+    kept TEXT NOT NULL DEFAULT 'bytes');
 CREATE INDEX IF NOT EXISTS ledger_messages_by_id ON ledger_messages (destination, message_id);
 CREATE INDEX IF NOT EXISTS ledger_threads_by_ticket ON ledger_threads (destination, ticket_id);
 """
@@ -43,7 +44,10 @@ CREATE INDEX IF NOT EXISTS ledger_threads_by_ticket ON ledger_threads (destinati
 
 # Columns added since the first release of the format; older stores get them on open.
 _ADDED = {"ledger_threads": (("finished", "INTEGER NOT NULL DEFAULT 0"), ("first_date", "TEXT")),
-          "ledger_messages": (("date", "TEXT"),)}
+          "ledger_messages": (("date", "TEXT"),),
+          # kept: 'bytes' (in `raw`) or 'source' (too large to copy: `raw` is empty, the
+          # bytes stay at path/offset/length in the source, verified by sha256).
+          "quarantine": (("length", "INTEGER"), ("kept", "TEXT NOT NULL DEFAULT 'bytes'"))}
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -61,8 +65,8 @@ def _readonly_views(conn: sqlite3.Connection) -> None:
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         missing = [name for name, _ in columns if name not in have]
         if have and missing:
-            extra = ", ".join(f"NULL AS {name}" if name != "finished" else "0 AS finished"
-                              for name in missing)
+            extra = ", ".join({"finished": "0 AS finished", "kept": "'bytes' AS kept"}.get(
+                name, f"NULL AS {name}") for name in missing)
             conn.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {extra} FROM main.{table}")
 
 
