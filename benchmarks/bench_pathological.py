@@ -1,0 +1,69 @@
+"""The scanner and the memory on hostile archives, measured (never asserted in tests).
+
+Usage: python benchmarks/bench_pathological.py [--mb 2048] [--tiny 6000000]
+
+- `--mb`: that many MB of "From x" lines (each line a separator candidate): MB/s.
+- `--tiny`: a gzip of that many tiny messages (a "tiny-message bomb"): a dry run's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "threading")]
+
+
+def scan_rate(mb: int, tmp: str) -> None:
+    from importer.read.archive import Archive
+    path = os.path.join(tmp, "from-x.mbox")
+    line, block = b"From x\n", b"From x\n" * (1 << 17)
+    with open(path, "wb") as fp:
+        for _ in range(mb * (1 << 20) // len(block)):
+            fp.write(block)
+    size = os.path.getsize(path)
+    start = time.perf_counter()
+    with Archive([path], max_message=1 << 40) as archive:
+        items = sum(1 for _ in archive.scan())
+    seconds = time.perf_counter() - start
+    print(f"{size / 1e6:.0f} MB of {line!r} lines: {items} item(s), {seconds:.1f} s,"
+          f" {size / 1e6 / seconds:.0f} MB/s")
+    os.unlink(path)
+
+
+def tiny_bomb(count: int, tmp: str) -> None:
+    path = os.path.join(tmp, "tiny.mbox.gz")
+    one = b"From a@example.net Sun Feb 16 10:00:00 2014\nFrom: a@example.net\n\nx\n\n"
+    with gzip.open(path, "wb", compresslevel=9) as fp:
+        for _ in range(count // 10000):
+            fp.write(one * 10000)
+    child = subprocess.Popen([sys.executable, "-m", "importer", "dry-run", "--quiet", "--store",
+                              os.path.join(tmp, "s.sqlite"), "--report",
+                              os.path.join(tmp, "r.json"), path], cwd=ROOT)
+    _, status, usage = os.wait4(child.pid, 0)
+    print(f"tiny-message bomb: {os.path.getsize(path) / 1e3:.0f} kB of gzip, {count} messages:"
+          f" exit {os.waitstatus_to_exitcode(status)}, peak RSS {usage.ru_maxrss / 1024:.0f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=256)
+    ap.add_argument("--tiny", type=int, default=0)
+    args = ap.parse_args()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.mb:
+            scan_rate(args.mb, tmp)
+        if args.tiny:
+            tiny_bomb(args.tiny, tmp)
+
+
+if __name__ == "__main__":
+    main()
