@@ -10,13 +10,14 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 
 from importer import __version__
 from importer.backends.base import Kind
 from importer.config import Config, load_config
-from importer.errors import ImporterError
+from importer.errors import ImporterError, LocalError
 
 EXIT_OK, EXIT_FAILED_THREADS, EXIT_ERROR, EXIT_CHECK = 0, 3, 2, 1
 
@@ -127,8 +128,14 @@ def cmd_import(args, cfg: Config) -> int:
     if not os.path.isdir(store_dir):
         raise ConfigError("--store", None, f"no such folder: {store_dir}")
     check_sources(args.sources)
-    result = run(cfg, args.sources, command=args.command, store=_store_path(args, cfg),
-                 report=args.report, quiet=args.quiet)
+    store = _store_path(args, cfg)
+    try:
+        result = run(cfg, args.sources, command=args.command, store=store,
+                     report=args.report, quiet=args.quiet)
+    except sqlite3.OperationalError as exc:
+        # A full disk, a quota, a folder made read-only: this machine's, not the mail's.
+        raise LocalError(store, f"the store failed: {exc} (free some space or use another"
+                         " --store; rerunning then finishes the job)") from exc
     s = result.summary
     verb = "would create" if result.kind == Kind.DRY_RUN else "created"
     line = (f"{s['messages_read']} messages read, {s['duplicates']} duplicates, "

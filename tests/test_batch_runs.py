@@ -170,3 +170,17 @@ def test_report_of_a_run_names_every_run_outcome(tmp_path):
                  str(box)]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["messages_read"] == 2
     assert sqlite3.connect(store).execute("SELECT outcome FROM runs").fetchall() == [("finished",)]
+
+
+def test_a_full_store_disk_is_one_line_naming_the_store(tmp_path):
+    """It printed 'internal error: OperationalError: database or disk is full' naming no file."""
+    box = tmp_path / "m.mbox"
+    box.write_bytes(_mbox(3000))
+    store = tmp_path / "s.sqlite"
+    child = _importer("run", "--quiet", "--store", str(store), "--report",
+                      str(tmp_path / "r.json"), str(box), preexec_fn=_small_files(400_000))
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(store) in lines[0] and "the store failed" in lines[0]
+    assert "internal error" not in err and "Traceback" not in err

@@ -98,3 +98,11 @@ def test_a_zone_beyond_fourteen_hours_is_ignored_and_flagged():
         assert (dt.hour, dt.utcoffset().total_seconds(), zoned) == (11, 0, False)
     dt, zoned = parse_date("Thu, 1 Nov 2001 11:19:12 +1400")     # Kiribati: real
     assert dt.utcoffset().total_seconds() == 14 * 3600 and zoned
+
+
+def test_a_year_written_0000_is_no_date():
+    """'Date: ... 0000' became the year 2000 with no defect (parsedate's two-digit years)."""
+    from importer.mail.dates import parse_date
+    assert parse_date("Mon, 5 Mar 0000 10:00:00 +0000") == (None, False)
+    assert parse_date("Thu Nov  1 11:19:12 0000") == (None, False)
+    assert parse_date("Mon, 5 Mar 2001 10:00:00 0000")[0].year == 2001     # a zone, not a year

@@ -48,7 +48,16 @@ def _real_zone(dt: datetime | None, zoned: bool) -> tuple[datetime | None, bool]
     return dt, zoned
 
 
+# A year written with a leading zero ("0000", "0099"): parsedate reads it as a two-digit
+# year and makes it 2000 or 2099. No mail was sent then: the Date is unparseable.
+# ("Mon, 5 Mar 2001 10:00:00 0000" has a year: its "0000" is a zone without its sign.)
+_ZERO_YEAR = re.compile(r"(?<![+\-\d:])0\d{3}(?![\d:])")
+_YEAR = re.compile(r"(?<![+\-\d:])[1-9]\d{3}(?![\d:])")
+
+
 def _parse_date(text: str) -> tuple[datetime | None, bool]:
+    if _ZERO_YEAR.search(text) and not _YEAR.search(text):
+        return None, False
     try:
         dt = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
