@@ -31,7 +31,13 @@ class _Cluster:
 
     def __init__(self, rec: MessageRecord):
         self.kept = rec
-        self.dropped: list[MessageRecord] = []
+        # Only what a Duplicate needs of a dropped copy, not its record: an archive of a
+        # million copies of one mail (a bomb, or years of cc'd list traffic) stays small.
+        self.dropped: list[tuple[str, object, str]] = []
+
+
+def _slim(rec: MessageRecord) -> tuple[str, object, str]:
+    return rec.message_id, rec.source, rec.sha256
 
 
 class Deduper:
@@ -59,20 +65,20 @@ class Deduper:
             if self.enabled:
                 self._by_hash[rec.content_hash] = cluster
         elif rec.completeness > cluster.kept.completeness:
-            cluster.dropped.append(cluster.kept)
+            cluster.dropped.append(_slim(cluster.kept))
             cluster.kept = rec
         else:
-            cluster.dropped.append(rec)
+            cluster.dropped.append(_slim(rec))
 
     def result(self) -> tuple[list[MessageRecord], list[Duplicate], set[str]]:
         """Unique records (in order of first appearance), duplicates, imposter ids."""
         unique = [c.kept for c in self._order]
         duplicates = []
         for c in self._order:
-            for rec in c.dropped:
-                same_id = rec.message_id == c.kept.message_id and not c.kept.synthetic_id
-                duplicates.append(Duplicate(rec.message_id, c.kept.source, rec.source,
+            for message_id, source, sha256 in c.dropped:
+                same_id = message_id == c.kept.message_id and not c.kept.synthetic_id
+                duplicates.append(Duplicate(message_id, c.kept.source, source,
                                             "message-id" if same_id else "content",
-                                            rec.sha256, c.kept.sha256))
+                                            sha256, c.kept.sha256))
         counts = Counter(r.message_id for r in unique)
         return unique, duplicates, {mid for mid, n in counts.items() if n > 1}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import replace
+from typing import Callable
 
 from importer import accounts, progress
 from importer.backends import Destination, open_destination
@@ -33,9 +34,9 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
             Archive(sources, max_message=cfg.limits.max_message_bytes,
                     max_expansion=cfg.limits.max_expansion) as archive, \
             dest.ledger.run(command, sources) as run_id:
-        records, quarantine = read_stage(archive, dest, sources, quiet, cfg.limits)
-        unique, duplicates, imposters = dedupe_stage(records, cfg.dedupe.enabled)
-        del records
+        deduper = Deduper(enabled=cfg.dedupe.enabled)
+        quarantine = read_stage(archive, dest, sources, quiet, cfg.limits, deduper.add)
+        unique, duplicates, imposters = dedupe_stage(deduper)
         plans = build_plans(unique, cfg, duplicates)
         outcomes = deliver_stage(plans, archive, dest, cfg, quiet)
         result = RunResult.of(dest.backend.kind, archive, unique, duplicates, quarantine,
@@ -49,9 +50,9 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
 
 
 def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: bool,
-               limits: LimitsCfg = LimitsCfg()):
-    """Scan and parse every input; what cannot be parsed is quarantined with its bytes."""
-    records: list[MessageRecord] = []
+               limits: LimitsCfg, sink: Callable[[MessageRecord], None]) -> list[Quarantined]:
+    """Scan and parse every input into `sink` (the deduper, as records come: a copy is never
+    held); what cannot be parsed is quarantined with its bytes."""
     quarantine: list[Quarantined] = []
     with progress.ReadingBar(sources, quiet) as bar, no_gc(), dest.ledger.atomic():
         for item in archive.scan():
@@ -59,9 +60,9 @@ def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: b
             if isinstance(rec, Unreadable):
                 quarantine.append(quarantined(rec, archive, dest.ledger))
             else:
-                records.append(rec)
+                sink(rec)
             bar.update(len(item.raw) or (item.source.length or 0))
-    return records, quarantine
+    return quarantine
 
 
 def quarantined(rec: Unreadable, archive: Archive, ledger) -> Quarantined:
@@ -78,11 +79,8 @@ def quarantined(rec: Unreadable, archive: Archive, ledger) -> Quarantined:
     return Quarantined(rec.source, rec.reason, digest, kept="source")
 
 
-def dedupe_stage(records: list[MessageRecord], enabled: bool):
+def dedupe_stage(deduper: Deduper):
     """Unique records, duplicates and imposter ids (see dedupe.py for the rules)."""
-    deduper = Deduper(enabled=enabled)
-    for rec in records:
-        deduper.add(rec)
     return deduper.result()
 
 

@@ -37,8 +37,8 @@ def test_a_clean_run_passes_the_check(tmp_path, capsys):
 def test_a_message_lost_by_dedupe_stops_the_run(tmp_path, capsys, monkeypatch):
     real = pipeline.dedupe_stage
 
-    def losing(records, enabled):
-        unique, duplicates, imposters = real(records, enabled)
+    def losing(deduper):
+        unique, duplicates, imposters = real(deduper)
         return unique[1:], duplicates, imposters        # a bug that drops one message
     monkeypatch.setattr(pipeline, "dedupe_stage", losing)
     code, err, report = _run(tmp_path, _mbox(tmp_path), capsys)
@@ -63,9 +63,15 @@ def test_a_message_placed_in_two_threads_stops_the_run(tmp_path, capsys, monkeyp
 def test_a_stage_that_invents_a_message_stops_the_run(tmp_path, capsys, monkeypatch):
     real = pipeline.read_stage
 
-    def inventing(archive, dest, sources, quiet, limits):
-        records, quarantine = real(archive, dest, sources, quiet, limits)
-        return records + records[:1], quarantine
+    def inventing(archive, dest, sources, quiet, limits, sink):
+        seen = []
+
+        def twice(rec):                          # a bug that hands on one message twice
+            sink(rec)
+            if not seen:
+                seen.append(rec)
+                sink(rec)
+        return real(archive, dest, sources, quiet, limits, twice)
     monkeypatch.setattr(pipeline, "read_stage", inventing)
     code, err, _ = _run(tmp_path, _mbox(tmp_path), capsys)
     assert code == 2 and "4 messages read, but" in err
