@@ -184,3 +184,30 @@ def test_a_full_store_disk_is_one_line_naming_the_store(tmp_path):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and str(store) in lines[0] and "the store failed" in lines[0]
     assert "internal error" not in err and "Traceback" not in err
+
+
+def test_a_store_in_a_read_only_folder_is_read_without_writing(tmp_path, capsys):
+    """status, show and dry-run failed on a store in a read-only folder (and left -wal/-shm)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    box = tmp_path / "m.mbox"
+    box.write_bytes(_mbox(4))
+    store = folder / "s.sqlite"
+    assert main(["run", "--quiet", "--store", str(store), "--report", str(tmp_path / "r.json"),
+                 str(box)]) == 0
+    before = sorted(os.listdir(folder))
+    locked = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    if locked.returncode != 0:
+        pytest.skip("this filesystem cannot make a folder read-only for root (chattr +i)")
+    try:
+        capsys.readouterr()
+        assert main(["status", "--store", str(store)]) == 0
+        assert "threads done 4" in capsys.readouterr().out
+        assert main(["show", "--store", str(store), "1"]) == 0
+        assert "Case 0" in capsys.readouterr().out
+        assert main(["dry-run", "--quiet", "--store", str(store), "--report",
+                     str(tmp_path / "d.json"), str(box)]) == 0
+        assert "already present 4" in capsys.readouterr().out
+        assert sorted(os.listdir(folder)) == before          # no -wal, -shm or lock left
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)])

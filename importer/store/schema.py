@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
+import urllib.parse
 
 from importer.errors import StoreError
 
@@ -70,6 +72,18 @@ def _readonly_views(conn: sqlite3.Connection) -> None:
             conn.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {extra} FROM main.{table}")
 
 
+def _writable(folder: str) -> bool:
+    """Whether a file can be made in `folder` (tried: os.access says yes to root even on a
+    read-only mount)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".archive-import-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True
+
+
 def open_store(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     """Open (or create) the store file and check that it is ours."""
     if readonly:
@@ -77,8 +91,11 @@ def open_store(path: str, *, readonly: bool = False) -> sqlite3.Connection:
             conn = sqlite3.connect(":memory:", check_same_thread=False)
             conn.executescript(SCHEMA)
             return conn
-        uri = "file:" + os.path.abspath(path) + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        # In a folder nobody may write (a read-only mount, an archive copy), SQLite cannot
+        # make the -shm file a WAL store needs, even to read: read it as immutable then.
+        ro = "?mode=ro" if _writable(os.path.dirname(os.path.abspath(path))) else "?immutable=1"
+        conn = sqlite3.connect("file:" + urllib.parse.quote(os.path.abspath(path)) + ro,
+                               uri=True, check_same_thread=False)
     else:
         try:
             # Autocommit: every write outside an explicit transaction is durable at once
