@@ -211,3 +211,23 @@ def test_a_store_in_a_read_only_folder_is_read_without_writing(tmp_path, capsys)
         assert sorted(os.listdir(folder)) == before          # no -wal, -shm or lock left
     finally:
         subprocess.run(["chattr", "-i", str(folder)])
+
+
+def test_an_unreachable_rt_is_found_before_any_reading(tmp_path, capsys, monkeypatch):
+    """`run` against an unreachable RT read the whole archive first, then gave up."""
+    monkeypatch.setenv("RTUSER", "importer")
+    monkeypatch.setenv("RTPASSWD", "s3cr3t-pw")
+    cfg = tmp_path / "rt.yaml"
+    cfg.write_text("backend: {kind: rt}\nrt: {url: 'http://127.0.0.1:9', retries: 1}\n")
+    box = tmp_path / "m.mbox"
+    box.write_bytes(_mbox(2))
+    from importer import pipeline
+    monkeypatch.setattr(pipeline, "read_stage", lambda *a, **k: pytest.fail("read first"))
+    from importer.retry import RetryPolicy
+    monkeypatch.setattr(RetryPolicy, "sleep", lambda self, *a: None)
+    code = main(["run", "--quiet", "--config", str(cfg), "--store", str(tmp_path / "s.sqlite"),
+                 "--report", str(tmp_path / "r.json"), str(box)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "RT at http://127.0.0.1:9 does not answer" in err[0] and "after 2 tries" in err[0]
+    assert "s3cr3t" not in err[0]

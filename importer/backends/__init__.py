@@ -16,7 +16,7 @@ from typing import Iterator
 
 from importer.backends.base import Backend, Kind
 from importer.config import Config
-from importer.errors import ConfigError
+from importer.errors import BackendError, ConfigError
 from importer.lock import destination_lock, store_lock
 from importer.retry import RetryPolicy
 from importer.store.ledger import Ledger
@@ -71,10 +71,22 @@ def open_destination(cfg: Config, *, store: str, command: str) -> Iterator[Desti
         rt = cfg.backend.kind == Kind.RT
         retry = RetryPolicy(attempts=cfg.rt.retries if rt else cfg.local.retries)
         # Before hours of reading: is the destination there, and is this store its own?
-        identity = retry.call(backend.open, what="opening the destination")
+        try:
+            identity = retry.call(backend.open, what="opening the destination")
+        except BackendError as exc:
+            if not exc.transient:
+                raise
+            raise BackendError(f"{_where(cfg)} does not answer ({exc.reason}) after"
+                               f" {retry.attempts + 1} tries: check the URL (rt.url or RTSERVER)"
+                               " and the network; nothing was read or written") from exc
         ledger.bind(identity, store)
         yield Destination(backend, ledger, identity, name, retry,
                           workers=cfg.rt.workers if kind is Kind.RT else 1)
+
+
+def _where(cfg: Config) -> str:
+    from importer.backends.rt.client import clean_base_url
+    return f"RT at {clean_base_url(cfg.rt.url)}" if cfg.rt.url else "the destination"
 
 
 def _pin_dedupe(ledger: Ledger, cfg: Config, store: str) -> None:
