@@ -42,7 +42,7 @@ from importer.mail.dates import from_line_date, parse_date
 from importer.mail.decode import (decode_header_ex, decode_raw, guess_codec, parse_addresses,
                                  unobfuscate)
 from importer.mail.headers import header_bounds, header_fields, preview, unreadable_reason
-from importer.config import LimitsCfg
+from importer.config import LimitsCfg, StaffCfg
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
 from importer.mail.forwards import forwarded_sender, may_be_forward
@@ -69,16 +69,21 @@ _ID = re.compile(r"<([!-;=?-~]+)@([!-;=?A-~]+)>")
 _ONE_ID = re.compile(rb"[ \t]*<([!-;=?-~]+@)([!-;=?A-~]+)>[ \t]*")    # local with its @
 
 
-def parse_record(raw: RawMessage, limits: LimitsCfg = _LIMITS) -> MessageRecord | Unreadable:
-    """The record for one message, or Unreadable with a reason a person can act on."""
+def parse_record(raw: RawMessage, limits: LimitsCfg = _LIMITS,
+                 staff: StaffCfg | None = None) -> MessageRecord | Unreadable:
+    """The record for one message, or Unreadable with a reason a person can act on.
+
+    With `staff` given, a message from outside the organisation is not searched for a
+    forward: only a staff member's forward names someone else as the requestor (plan.py),
+    and that body scan was an eighth of a dry run on realistic mail."""
     try:
-        return _parse(raw, limits)
+        return _parse(raw, limits, staff)
     except Exception as exc:  # a bug must cost one message, to quarantine, not the run
         return Unreadable(raw.source, f"internal parser error ({type(exc).__name__}: "
                           f"{preview(str(exc))}); please report it", raw.raw)
 
 
-def _parse(raw: RawMessage, limits: LimitsCfg) -> MessageRecord | Unreadable:
+def _parse(raw: RawMessage, limits: LimitsCfg, staff: StaffCfg | None) -> MessageRecord | Unreadable:
     data = raw.raw
     start, head_end, body_start, defects = header_bounds(data, limits.max_header_bytes)
     head = data[start:head_end]
@@ -89,7 +94,7 @@ def _parse(raw: RawMessage, limits: LimitsCfg) -> MessageRecord | Unreadable:
     body = data[body_start:]
     if leftover:              # lines after the header ended inside the header block
         body = leftover + b"\n" + body
-    return _build(raw, fields, count, body, defects)
+    return _build(raw, fields, count, body, defects, staff)
 
 
 def _over_limits(defects: list[Defect], count: int, limits: LimitsCfg) -> str | None:
@@ -226,7 +231,7 @@ def _sender(fields, defects: list[Defect]) -> bytes | None:
 
 
 def _build(raw: RawMessage, fields, header_count: int, body: bytes,
-           defects: list[Defect]) -> MessageRecord:
+           defects: list[Defect], staff: StaffCfg | None = None) -> MessageRecord:
     text = _Text(fields, body, defects)
     from_addrs, from_display = text.addresses(_sender(fields, defects))
     to = text.addresses(_first(fields, "to", defects))[0]
@@ -255,7 +260,15 @@ def _build(raw: RawMessage, fields, header_count: int, body: bytes,
         completeness=dedupe.completeness(real_id=mid is not None,
                                          has_date=header_date is not None,
                                          header_count=header_count, size=len(raw.raw)),
-        forwarded_from=_forwarded(raw.raw, defects), defects=tuple(defects))
+        forwarded_from=_forwarded(raw.raw, defects) if _may_forward_for_someone(
+            from_addrs, staff) else None, defects=tuple(defects))
+
+
+def _may_forward_for_someone(from_addrs: tuple[str, ...], staff: StaffCfg | None) -> bool:
+    """Whether this sender's forward could name the requestor: staff, or no real sender."""
+    if staff is None or not from_addrs or "@" not in from_addrs[0]:
+        return True
+    return staff.is_staff(from_addrs[0])
 
 
 def _message_id(text: _Text, value: bytes | None, defects: list[Defect]) -> str | None:

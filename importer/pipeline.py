@@ -14,7 +14,7 @@ from typing import Callable
 
 from importer import accounts, progress
 from importer.backends import Destination, open_destination
-from importer.config import Config, LimitsCfg
+from importer.config import Config, LimitsCfg, StaffCfg
 from importer.dedupe import Deduper
 from importer.deliver import Deliverer
 from importer.errors import BackendError
@@ -35,7 +35,8 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
                     max_expansion=cfg.limits.max_expansion) as archive, \
             dest.ledger.run(command, sources) as run_id:
         deduper = Deduper(enabled=cfg.dedupe.enabled)
-        quarantine = read_stage(archive, dest, sources, quiet, cfg.limits, deduper.add)
+        quarantine = read_stage(archive, dest, sources, quiet, cfg.limits, deduper.add,
+                                staff=cfg.staff)
         unique, duplicates, imposters = dedupe_stage(deduper)
         plans = build_plans(unique, cfg, duplicates)
         outcomes = deliver_stage(plans, archive, dest, cfg, quiet)
@@ -50,13 +51,14 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
 
 
 def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: bool,
-               limits: LimitsCfg, sink: Callable[[MessageRecord], None]) -> list[Quarantined]:
+               limits: LimitsCfg, sink: Callable[[MessageRecord], None],
+               staff: StaffCfg | None = None) -> list[Quarantined]:
     """Scan and parse every input into `sink` (the deduper, as records come: a copy is never
     held); what cannot be parsed is quarantined with its bytes."""
     quarantine: list[Quarantined] = []
     with progress.ReadingBar(sources, quiet) as bar, no_gc(), dest.ledger.atomic():
         for item in archive.scan():
-            rec = item if isinstance(item, Unreadable) else parse_record(item, limits)
+            rec = item if isinstance(item, Unreadable) else parse_record(item, limits, staff)
             if isinstance(rec, Unreadable):
                 quarantine.append(quarantined(rec, archive, dest.ledger))
             else:

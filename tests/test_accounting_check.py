@@ -63,7 +63,7 @@ def test_a_message_placed_in_two_threads_stops_the_run(tmp_path, capsys, monkeyp
 def test_a_stage_that_invents_a_message_stops_the_run(tmp_path, capsys, monkeypatch):
     real = pipeline.read_stage
 
-    def inventing(archive, dest, sources, quiet, limits, sink):
+    def inventing(archive, dest, sources, quiet, limits, sink, **kw):
         seen = []
 
         def twice(rec):                          # a bug that hands on one message twice
@@ -71,7 +71,7 @@ def test_a_stage_that_invents_a_message_stops_the_run(tmp_path, capsys, monkeypa
             if not seen:
                 seen.append(rec)
                 sink(rec)
-        return real(archive, dest, sources, quiet, limits, twice)
+        return real(archive, dest, sources, quiet, limits, twice, **kw)
     monkeypatch.setattr(pipeline, "read_stage", inventing)
     code, err, _ = _run(tmp_path, _mbox(tmp_path), capsys)
     assert code == 2 and "4 messages read, but" in err

@@ -142,3 +142,18 @@ def test_a_pipermail_month_archived_twice_reads_once_with_real_addresses(tmp_pat
     assert "Nadia Kowalski <nadia.k@example.com>" in froms
     assert all("naive-date" in " ".join(m["defects"]) for t in rep["threads"]
                for m in t["messages"])
+
+
+def test_the_forward_scan_is_left_out_where_it_cannot_name_the_requestor():
+    """Only a staff member's forward names someone else as the requestor: a customer's body
+    is not searched (an eighth of a dry run on realistic mail)."""
+    def forward(sender):
+        raw = (f"From: {sender}\nTo: hello@example.org\nSubject: FYI\nDate: Sun, 1 Mar 2020"
+               " 10:00:00 +0000\n\nFYI\n\n---------- Forwarded message ---------\nFrom: Original"
+               " Person <orig@example.com>\nSubject: help\n\nhelp!\n").encode()
+        return RawMessage(SourceRef("t.mbox", 0, 0, len(raw), "mbox", "mboxrd"), raw)
+    assert parse_record(forward("alice@example.org"), staff=STAFF).forwarded_from == \
+        "orig@example.com"
+    assert parse_record(forward("carol@example.net"), staff=STAFF).forwarded_from is None
+    assert parse_record(forward("carol@example.net")).forwarded_from == "orig@example.com"
+    assert parse_record(forward("mary"), staff=STAFF).forwarded_from == "orig@example.com"
