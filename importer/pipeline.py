@@ -12,14 +12,14 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from importer import accounts, progress
+from importer import accounts, parsepool, progress
 from importer.backends import Destination, open_destination
 from importer.config import Config, LimitsCfg, StaffCfg
 from importer.dedupe import Deduper
 from importer.deliver import Deliverer
 from importer.errors import BackendError
 from importer.mail.content import extract
-from importer.parse import display_headers, parse_record
+from importer.parse import display_headers
 from importer.plan import build_plans
 from importer.read.archive import Archive, no_gc
 from importer.records import MessageContent, MessageRecord, Quarantined, Unreadable
@@ -56,9 +56,9 @@ def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: b
     """Scan and parse every input into `sink` (the deduper, as records come: a copy is never
     held); what cannot be parsed is quarantined with its bytes."""
     quarantine: list[Quarantined] = []
+    workers = parsepool.workers_for(progress.input_bytes(sources))
     with progress.ReadingBar(sources, quiet) as bar, no_gc(), dest.ledger.atomic():
-        for item in archive.scan():
-            rec = item if isinstance(item, Unreadable) else parse_record(item, limits, staff)
+        for item, rec in parsepool.parsed(archive.scan(), limits, staff, workers):
             if isinstance(rec, Unreadable):
                 quarantine.append(quarantined(rec, archive, dest.ledger))
             else:

@@ -1,0 +1,73 @@
+"""The first pass on both cores: records are self-contained, so raw messages are parsed in
+worker processes, in chunks, results in input order, with few chunks in flight (memory
+stays bounded by the window, never by the archive).
+
+Used for large inputs only: starting workers costs more than it saves on a small archive.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Iterable, Iterator
+
+from importer.config import LimitsCfg, StaffCfg
+from importer.parse import parse_record
+from importer.records import MessageRecord, RawMessage, Unreadable
+
+MIN_BYTES = 32 << 20        # inputs smaller than this are parsed in the main process
+CHUNK_MESSAGES = 200
+CHUNK_BYTES = 4 << 20
+WINDOW = 4                  # chunks in flight per worker
+
+
+def workers_for(input_bytes: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cores or 1, 4) if input_bytes >= MIN_BYTES else 1
+
+
+def _parse_chunk(chunk, limits, staff):
+    return [item if isinstance(item, Unreadable) else parse_record(item, limits, staff)
+            for item in chunk]
+
+
+def parsed(items: Iterable[RawMessage | Unreadable], limits: LimitsCfg,
+           staff: StaffCfg | None, workers: int
+           ) -> Iterator[tuple[RawMessage | Unreadable, MessageRecord | Unreadable]]:
+    """(item, its record or Unreadable) for every item, in order."""
+    if workers <= 1:
+        for item in items:
+            yield item, (item if isinstance(item, Unreadable) else
+                         parse_record(item, limits, staff))
+        return
+    # forkserver, not fork: a forked worker would hold copies of this process's open store
+    # (SQLite forbids using a connection across fork) and its threads' locks.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["importer.parsepool"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: collections.deque = collections.deque()
+        for chunk in _chunks(items):
+            pending.append((chunk, pool.submit(_parse_chunk, chunk, limits, staff)))
+            while len(pending) >= workers * WINDOW:
+                yield from _done(pending.popleft())
+        while pending:
+            yield from _done(pending.popleft())
+
+
+def _done(entry):
+    chunk, future = entry
+    return zip(chunk, future.result())
+
+
+def _chunks(items) -> Iterator[list]:
+    chunk, size = [], 0
+    for item in items:
+        chunk.append(item)
+        size += len(item.raw)
+        if len(chunk) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
