@@ -171,7 +171,7 @@ class Deliverer:
     def _record(self, plan, ticket: TicketRef, rec: MessageRecord, entry: str) -> None:
         key = message_key(rec, self.dedupe)
         self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, MessageState.DONE,
-                                date=rec.date, commit=False)
+                                date=rec.date)
         self.ledger.set_thread(plan.id, ticket.id, ThreadState.OPEN)
 
     def _add(self, plan, ticket: TicketRef, rec: MessageRecord, *, incremental: bool,

@@ -56,9 +56,10 @@ def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: b
     """Scan and parse every input into `sink` (the deduper, as records come: a copy is never
     held); what cannot be parsed is quarantined with its bytes."""
     quarantine: list[Quarantined] = []
-    workers = parsepool.workers_for(progress.input_bytes(sources))
-    with progress.ReadingBar(sources, quiet) as bar, no_gc(), dest.ledger.atomic():
-        for item, rec in parsepool.parsed(archive.scan(), limits, staff, workers):
+    size = progress.input_bytes(sources)
+    with progress.ReadingBar(size, quiet) as bar, no_gc(), dest.ledger.atomic():
+        for item, rec in parsepool.parsed(archive.scan(), limits, staff,
+                                          parsepool.workers_for(size)):
             if isinstance(rec, Unreadable):
                 quarantine.append(quarantined(rec, archive, dest.ledger))
             else:
@@ -104,8 +105,8 @@ def _loader(archive: Archive, backend, limits: LimitsCfg):
             raise BackendError(f"{rec.source.where()}: changed since it was read",
                                message_id=rec.message_id)
         # Header text through the first pass's decoder, as the report shows it.
-        content = replace(extract(raw, message_id=rec.message_id, max_depth=limits.max_mime_depth,
-                                  max_parts=limits.max_mime_parts), **display_headers(raw))
+        content = extract(raw, message_id=rec.message_id, max_depth=limits.max_mime_depth,
+                          max_parts=limits.max_mime_parts, headers=display_headers(raw))
         return replace(content, date=rec.date) if rec.date else content
     return load
 

@@ -98,9 +98,8 @@ class ReadingBar:
     """Bytes read of the input's size on disk: count, rate and ETA. Compressed inputs are
     read larger than they are stored, so the bar stops at its total rather than pass it."""
 
-    def __init__(self, sources, quiet: bool):
+    def __init__(self, total: int, quiet: bool):
         mode = _mode(quiet)
-        total = input_bytes(sources) if mode != "off" else None
         self.lines = LineProgress("reading", total, "B", sizes=True) if mode == "lines" else None
         self.tqdm = tqdm(total=total, unit="B", unit_scale=True,
                          disable=mode != "bar", file=sys.stderr, dynamic_ncols=True,

@@ -49,10 +49,7 @@ class RetryPolicy:
                 if not exc.transient or attempt == self.attempts:
                     raise
                 log.warning("%s: %s (attempt %d, retrying)", what, exc, attempt + 1)
-                if exc.retry_after is None:
-                    self.sleep(attempt)
-                else:
-                    self.sleep(attempt, exc.retry_after)
+                self.sleep(attempt, exc.retry_after)
                 if recover is not None and exc.sent:
                     found = recover()
                     if found is not None:

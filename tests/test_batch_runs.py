@@ -231,3 +231,26 @@ def test_an_unreachable_rt_is_found_before_any_reading(tmp_path, capsys, monkeyp
     assert code == 2 and len(err) == 1
     assert "RT at http://127.0.0.1:9 does not answer" in err[0] and "after 2 tries" in err[0]
     assert "s3cr3t" not in err[0]
+
+
+@pytest.mark.parametrize("retries, code", [(1, 0), (0, 2)])
+def test_the_local_store_retries_with_its_own_key(tmp_path, monkeypatch, capsys, retries, code):
+    """Retries live in one layer, each backend with its own budget: local.retries."""
+    from importer.backends.local import LocalBackend
+    from importer.errors import BackendError
+    from importer.retry import RetryPolicy
+    real, failed = LocalBackend.create_ticket, []
+
+    def busy_once(self, plan, first):
+        if not failed:
+            failed.append(1)
+            raise BackendError("the store is busy", transient=True, sent=False)
+        return real(self, plan, first)
+    monkeypatch.setattr(LocalBackend, "create_ticket", busy_once)
+    monkeypatch.setattr(RetryPolicy, "sleep", lambda self, *a: None)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"local: {{retries: {retries}}}\nrt: {{retries: 5}}\n")
+    box = tmp_path / "m.mbox"
+    box.write_bytes(_mbox(1))
+    assert main(["run", "--quiet", "--config", str(cfg), "--store", str(tmp_path / "s.sqlite"),
+                 "--report", str(tmp_path / "r.json"), str(box)]) == code

@@ -230,7 +230,7 @@ def test_a_destination_that_stays_down_stops_the_run_in_one_line(archive, monkey
         raise BackendError("connection refused", transient=True)
 
     monkeypatch.setattr(LocalBackend, "create_ticket", down)
-    monkeypatch.setattr(deliver.RetryPolicy, "sleep", lambda self, attempt: None)
+    monkeypatch.setattr(deliver.RetryPolicy, "sleep", lambda self, *attempt: None)
     store = str(archive / "a.sqlite")
     assert main(["run", "--quiet", "--store", store, "--report", str(archive / "r.json"),
                  str(archive)]) == 2

@@ -34,6 +34,7 @@ def test_parsing_in_workers_gives_the_same_report(tmp_path, monkeypatch):
     assert many == one
 
 
-def test_small_inputs_stay_in_one_process():
+def test_small_inputs_stay_in_one_process_and_large_ones_use_the_cores(monkeypatch):
     assert parsepool.workers_for(1 << 20) == 1
-    assert parsepool.workers_for(1 << 40) >= 1
+    monkeypatch.setattr(parsepool.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert parsepool.workers_for(parsepool.MIN_BYTES) == 2

@@ -169,9 +169,8 @@ def _boundary(headers: Message) -> bytes | None:
     return boundary.encode("utf-8", "surrogateescape")
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=512)        # a boundary recurs (digests, lists): compile once
 def _delimiter(boundary: bytes) -> re.Pattern:
-    # Compiled once per boundary: clients reuse theirs, and compiling cost a millisecond.
     return re.compile(rb"^--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r\n|\r|\n|\Z)",
                       re.MULTILINE)
 
@@ -399,22 +398,23 @@ def _fields(headers: Message) -> dict:
 
 
 def extract(raw: bytes, *, message_id: str, max_depth: int = MAX_DEPTH,
-            max_parts: int = MAX_PARTS) -> MessageContent:
-    """The message as a ticket entry shows it; never raises, `raw` is returned untouched."""
+            max_parts: int = MAX_PARTS, headers: dict | None = None) -> MessageContent:
+    """The message as a ticket entry shows it (`headers`: From/To/Cc/Subject decoded already,
+    by parse.display_headers); never raises, `raw` is returned untouched."""
     walk = _Walk(max_depth, max_parts)
     try:
-        # A byte-order mark before the headers (files saved by Windows editors): the first
-        # pass skips it, so must this one, or every header and part is lost to the body.
-        headers = walk.run(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+        # A byte-order mark (Windows editors): skipped as the first pass skips it.
+        top = walk.run(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
     except Exception:  # a bug here must not lose the message: it is kept whole as its own file
         walk.plain, walk.html = [], []
         walk.attachments = [Attachment("message.eml", "message/rfc822", bytes(raw))]
-        headers = Message()
+        top = Message()
     plain = "\n".join(t.rstrip("\n") + "\n" for t in walk.plain if t.strip())
     html = "\n".join(walk.html) if walk.html else None
     try:
         text = plain if plain else (html_to_text(html) if html else "")
     except Exception:  # html_to_text guards itself; this only keeps the promise above
         text = ""
+    fields = _fields(top) if headers is None else {**headers, "date": _date(top)}
     return MessageContent(message_id=message_id, text=text, html=html,
-                          attachments=tuple(walk.attachments), raw=raw, **_fields(headers))
+                          attachments=tuple(walk.attachments), raw=raw, **fields)

@@ -74,10 +74,6 @@ class Ledger:
             if outer:
                 self.conn.execute("COMMIT")
 
-    def _commit(self) -> None:
-        if not self._atomic:
-            self.conn.commit()
-
     def begin_delivery(self) -> None:
         """Note whether anything is recorded for this destination yet.
 
@@ -150,7 +146,6 @@ class Ledger:
             if row is None:
                 if not self.readonly:
                     self.conn.execute("INSERT INTO meta VALUES (?, ?)", (key, identity))
-                    self._commit()
                 return
         if row[0] != identity:
             raise StoreError(f"{store} belongs to {row[0]}, but the destination now is "
@@ -209,21 +204,17 @@ class Ledger:
                 return row[0]
             if not self.readonly:
                 self.conn.execute("INSERT INTO meta VALUES (?, ?)", (key, value))
-                self._commit()
         return value
 
     # -- writing (no-ops when read-only: the dry run records nothing) -------
-    def _write(self, sql: str, args: tuple, *, commit: bool = True) -> None:
+    def _write(self, sql: str, args: tuple) -> None:
         if self.readonly:
             return
         with self.lock:
             self.conn.execute(sql, args)
-            if commit:
-                self._commit()
 
     def set_thread(self, thread_id: str, ticket_id: str | None, state: str,
-                   error: str | None = None, *, finished: bool = False, first_date=None,
-                   commit: bool = True) -> None:
+                   error: str | None = None, *, finished: bool = False, first_date=None) -> None:
         """Record a thread's step. A finished ticket stays finished ("failed" after it only
         says that a later addition failed), and its ticket id is never forgotten."""
         self._write(
@@ -237,10 +228,10 @@ class Ledger:
             " finished=max(finished, excluded.finished),"
             " first_date=coalesce(excluded.first_date, first_date)",
             (self.destination, thread_id, ticket_id, state, error, _now(), int(finished),
-             iso(first_date)), commit=commit)
+             iso(first_date)))
 
     def set_message(self, key: str, message_id: str, thread_id: str, ticket_id: str | None,
-                    entry_id: str | None, state: str, *, date=None, commit: bool = True) -> None:
+                    entry_id: str | None, state: str, *, date=None) -> None:
         self._write(
             "INSERT INTO ledger_messages (destination, message_key, message_id, thread_id,"
             " ticket_id, entry_id, state, date) VALUES (?,?,?,?,?,?,?,?)"
@@ -249,7 +240,7 @@ class Ledger:
             " state=excluded.state, thread_id=excluded.thread_id,"
             " date=coalesce(excluded.date, date)",
             (self.destination, key, message_id, thread_id, ticket_id, entry_id, state,
-             iso(date)), commit=commit)
+             iso(date)))
 
     def keep_quarantined(self, source, reason: str, sha256: str, raw: bytes | None,
                          length: int | None = None) -> None:
@@ -259,12 +250,7 @@ class Ledger:
                     " first_seen, length, kept) VALUES (?,?,?,?,?,?,?,?,?)",
                     (sha256, source.path, source.index, source.offset, reason, raw or b"",
                      _now(), length if raw is None else len(raw),
-                     "source" if raw is None else "bytes"), commit=False)
-
-    def commit(self) -> None:
-        if not self.readonly:
-            with self.lock:
-                self._commit()
+                     "source" if raw is None else "bytes"))
 
     @contextlib.contextmanager
     def run(self, command: str, sources: list[str]) -> Iterator[int | None]:
@@ -284,7 +270,6 @@ class Ledger:
             cur = self.conn.execute(
                 "INSERT INTO runs (started, command, destination, sources) VALUES (?,?,?,?)",
                 (_now(), command, self.destination, "\n".join(sources)))
-            self._commit()
             return cur.lastrowid
 
     def finish_run(self, run_id: int | None, outcome: str, counts: dict) -> None:
@@ -296,7 +281,6 @@ class Ledger:
             self.conn.execute(
                 "UPDATE runs SET finished=?, outcome=?, " + ", ".join(f"{c}=?" for c in cols)
                 + " WHERE id=?", (_now(), outcome, *(counts.get(c, 0) for c in cols), run_id))
-            self._commit()
 
 
 def dates_for(conn: sqlite3.Connection, destination: str):
