@@ -19,18 +19,23 @@ class AccountingError(ImporterError):
     """The counts of a run do not add up: some mail was lost or counted twice."""
 
 
-def problems(produced: int, unique, duplicates, quarantine, plans, files) -> list[str]:
+def problems(produced: int, unique, duplicates, quarantine, plans, files,
+             excluded=()) -> list[str]:
     """Every way the counts of one run fail to add up (empty when they do)."""
     out = []
     outcome = len(unique) + len(duplicates) + len(quarantine)
     if produced != outcome:
         out.append(f"{produced} messages read, but {len(unique)} unique + {len(duplicates)}"
                    f" duplicates + {len(quarantine)} quarantined = {outcome}")
-    placed = Counter(id(p.record) for plan in plans for p in plan.messages)
+    # Every unique message in exactly one thread, or left out by the reviewer (overrides.py),
+    # never both: counted by Message-ID, SHA-256 and place, not by object.
+    where = lambda rec: (rec.message_id, rec.sha256, rec.source.path, rec.source.index)  # noqa: E731
+    placed = Counter(where(p.record) for plan in plans for p in plan.messages)
+    placed.update((e.message_id, e.sha256, e.source.path, e.source.index) for e in excluded)
     if len(placed) != len(unique) or sum(placed.values()) != len(unique):
         out.append(f"{len(unique)} unique messages, but {sum(placed.values())} placed in"
-                   f" threads ({len(placed)} distinct)")
-    elif any(id(rec) not in placed for rec in unique):
+                   f" threads or excluded ({len(placed)} distinct)")
+    elif any(where(rec) not in placed for rec in unique):
         out.append("a unique message is in no thread")
     by_files = sum(f.messages + f.unreadable for f in files)
     if by_files != produced:

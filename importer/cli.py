@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import sqlite3
 import sys
@@ -39,8 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     store.add_argument("--store", metavar="PATH",
                        help="SQLite file: local tickets and the ledger (default: local.path, archive.sqlite)")
     report = argparse.ArgumentParser(add_help=False)
-    report.add_argument("--report", metavar="PATH", default="report.json",
-                        help="where to write the report (.json; default report.json)")
+    report.add_argument("--report", metavar="PATH", action="append",
+                        help="where to write the report, in the format its extension names:"
+                             " .json, .html (to review in a browser), .csv (a row per"
+                             " thread); repeat for several (default report.json)")
+    report.add_argument("--overrides", metavar="FILE",
+                        help="the reviewer's corrections (YAML): exclude, split, merge, change"
+                             " threads (README \"Review, then apply\")")
     sources = argparse.ArgumentParser(add_help=False)
     sources.add_argument("sources", nargs="+", metavar="SOURCE",
                          help="mbox file, Maildir, .eml file or a directory of them (.gz/.bz2/.xz too)")
@@ -57,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
                                 " contrib/rt-import-dates on the RT host")
     dates.add_argument("--output", metavar="FILE", default="-",
                        help="where to write them (default: standard output)")
+    smap = sub.add_parser("map", parents=[common, store],
+                          help="after a run: the ticket and entry every source message became")
+    smap.add_argument("--format", choices=("csv", "json"), default="csv",
+                      help="csv (default) or json")
+    smap.add_argument("--output", metavar="FILE", default="-",
+                      help="where to write it (default: standard output)")
     check = sub.add_parser("check", parents=[common, store], help="preflight: can the import work?")
     check.add_argument("--create-queue", action="store_true", help="create the RT queue if missing")
     return p
@@ -77,7 +89,9 @@ def _raise_interrupted(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
+    args.argv = shlex.join(["archive-import", *argv])
     level = logging.DEBUG if args.debug or args.verbose > 1 else (
         logging.INFO if args.verbose else logging.WARNING)
     logging.basicConfig(level=level, format="archive-import: %(levelname)s: %(message)s")
@@ -117,21 +131,27 @@ def cmd_import(args, cfg: Config) -> int:
     from importer.pipeline import run
     from importer.read.archive import check_sources
     # Found out now, not after an import of hours: the report is written at the end.
-    if os.path.isdir(args.report):
-        raise ConfigError("--report", None, f"{args.report} is a folder: name a file in it")
-    if not args.report.endswith(".json"):
-        raise ConfigError("--report", None, "the report path must end in .json")
-    folder = os.path.dirname(os.path.abspath(args.report))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise ConfigError("--report", None, f"cannot write a report into {folder}")
+    from importer import overrides
+    from importer.report import FORMATS
+    reports = args.report or ["report.json"]
+    for path in reports:
+        if os.path.isdir(path):
+            raise ConfigError("--report", None, f"{path} is a folder: name a file in it")
+        if os.path.splitext(path)[1].lower() not in FORMATS:
+            raise ConfigError("--report", None, f"{path}: the report path must end in "
+                              + ", ".join(FORMATS) + " (the extension names the format)")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise ConfigError("--report", None, f"cannot write a report into {folder}")
+    ov = overrides.load(args.overrides)
     store_dir = os.path.dirname(os.path.abspath(_store_path(args, cfg)))
     if not os.path.isdir(store_dir):
         raise ConfigError("--store", None, f"no such folder: {store_dir}")
     check_sources(args.sources)
     store = _store_path(args, cfg)
     try:
-        result = run(cfg, args.sources, command=args.command, store=store,
-                     report=args.report, quiet=args.quiet)
+        result = run(cfg, args.sources, command=args.command, store=store, reports=reports,
+                     quiet=args.quiet, overrides=ov, argv=args.argv)
     except sqlite3.OperationalError as exc:
         # A full disk, a quota, a folder made read-only: this machine's, not the mail's.
         raise LocalError(store, f"the store failed: {exc} (free some space or use another"
@@ -139,11 +159,12 @@ def cmd_import(args, cfg: Config) -> int:
     s = result.summary
     verb = "would create" if result.kind == Kind.DRY_RUN else "created"
     line = (f"{s['messages_read']} messages read, {s['duplicates']} duplicates, "
-            f"{s['quarantined']} quarantined, {s['threads']} threads"
+            f"{s['quarantined']} quarantined"
+            + (f", {s['excluded']} excluded" if s["excluded"] else "") + f", {s['threads']} threads"
             + (f", {_skipped(result.skipped)}" if result.skipped else "") + f"; tickets {verb} "
             f"{result.created}, already present {result.present}"
             + (f", FAILED {result.failed}" if result.failed else "")
-            + f"; {result.seconds:.1f} s; report {args.report}")
+            + f"; {result.seconds:.1f} s; report {', '.join(reports)}")
     print(line)
     if s["messages_read"] == 0:
         print("archive-import: warning: no mail found in " + ", ".join(args.sources)
@@ -251,5 +272,28 @@ def cmd_rt_dates(args, cfg: Config) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_import, "dry-run": cmd_import, "status": cmd_status,
+def cmd_map(args, cfg: Config) -> int:
+    from importer.backends import destination_for
+    from importer.errors import ConfigError
+    from importer.store import sourcemap
+    from importer.store.schema import open_store
+    path = _store_path(args, cfg)
+    if not os.path.exists(path):
+        raise ConfigError("--store", None, f"no such store: {path} (map reads the store of a"
+                          " run)")
+    conn = open_store(path, readonly=True)
+    try:
+        with (contextlib.nullcontext(sys.stdout) if args.output == "-"
+              else open(args.output, "w", encoding="utf-8", newline="")) as out:
+            n = sourcemap.write(conn, destination_for(cfg), out, args.format)
+    finally:
+        conn.close()
+    if n == 0:
+        print(f"archive-import: warning: {path} records no source messages for"
+              f" {destination_for(cfg)} (was `run` used with this configuration?)",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_import, "map": cmd_map, "dry-run": cmd_import, "status": cmd_status,
             "show": cmd_show, "check": cmd_check, "rt-dates": cmd_rt_dates}

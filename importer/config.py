@@ -250,11 +250,17 @@ def load_config(path: str | None, env: Mapping[str, str] = os.environ) -> Config
     """Read and validate the YAML file at `path`; None gives the defaults."""
     if path is None:
         return parse_config({}, "(defaults)", env)
+    return parse_config(read_yaml(path), path, env)
+
+
+def read_yaml(path: str) -> Any:
+    """A YAML file's data; every problem with it is one ConfigError naming file and line
+    (the configuration, and the reviewer's overrides file)."""
     try:
         with open(path, encoding="utf-8") as fp:
             text = fp.read()
         _check_unique(yaml.compose(text, Loader=yaml.SafeLoader))
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -267,4 +273,3 @@ def load_config(path: str | None, env: Mapping[str, str] = os.environ) -> Config
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(path, None, f"{where}{problem}") from exc
-    return parse_config(data, path, env)

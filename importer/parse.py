@@ -41,7 +41,8 @@ from importer.mail import contenthash
 from importer.mail.dates import from_line_date, parse_date
 from importer.mail.decode import (decode_header_ex, decode_raw, guess_codec, parse_addresses,
                                  unobfuscate)
-from importer.mail.headers import header_bounds, header_fields, preview, unreadable_reason
+from importer.mail.headers import (header_bounds, header_fields, preview, spam_flagged,
+                                   unreadable_reason)
 from importer.config import LimitsCfg, StaffCfg
 from importer.records import DateSource, Defect, MessageRecord, RawMessage, Unreadable
 
@@ -261,7 +262,7 @@ def _build(raw: RawMessage, fields, header_count: int, body: bytes,
                                          has_date=header_date is not None,
                                          header_count=header_count, size=len(raw.raw)),
         forwarded_from=_forwarded(raw.raw, defects) if _may_forward_for_someone(
-            from_addrs, staff) else None, defects=tuple(defects))
+            from_addrs, staff) else None, defects=tuple(defects), spam=spam_flagged(fields))
 
 
 def _may_forward_for_someone(from_addrs: tuple[str, ...], staff: StaffCfg | None) -> bool:

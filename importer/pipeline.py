@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from importer import accounts, parsepool, progress
+from importer import accounts, overrides, parsepool, progress
 from importer.backends import Destination, open_destination
 from importer.config import Config, LimitsCfg, StaffCfg
 from importer.dedupe import Deduper
@@ -23,13 +23,15 @@ from importer.parse import display_headers
 from importer.plan import build_plans
 from importer.read.archive import Archive, no_gc
 from importer.records import MessageContent, MessageRecord, Quarantined, Unreadable
-from importer.report import RunResult, write_run_report
+from importer.overrides import NONE as NO_OVERRIDES, Overrides
+from importer.report import RunResult, gather, metadata, write_reports
 
 
-def run(cfg: Config, sources: list[str], *, command: str, store: str, report: str | None,
-        quiet: bool = False) -> RunResult:
+def run(cfg: Config, sources: list[str], *, command: str, store: str, reports=(),
+        quiet: bool = False, overrides: Overrides = NO_OVERRIDES, argv: str = "") -> RunResult:
     """One run, holding the store (and an RT destination) for itself."""
     started = time.monotonic()
+    meta = metadata(command=argv or command, sources=sources, config=cfg, overrides=overrides)
     with open_destination(cfg, store=store, command=command) as dest, \
             Archive(sources, max_message=cfg.limits.max_message_bytes,
                     max_expansion=cfg.limits.max_expansion) as archive, \
@@ -38,16 +40,24 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, report: st
         quarantine = read_stage(archive, dest, sources, quiet, cfg.limits, deduper.add,
                                 staff=cfg.staff)
         unique, duplicates, imposters = dedupe_stage(deduper)
-        plans = build_plans(unique, cfg, duplicates)
+        plans, excluded = thread_stage(unique, duplicates, cfg, overrides)
+        dest.ledger.record_sources(unique, duplicates, excluded, cfg.dedupe.enabled)
         outcomes = deliver_stage(plans, archive, dest, cfg, quiet)
         result = RunResult.of(dest.backend.kind, archive, unique, duplicates, quarantine,
-                              plans, outcomes, time.monotonic() - started)
+                              plans, outcomes, time.monotonic() - started, excluded)
         dest.ledger.finish_run(run_id, result.outcome, result.counts())
-        if report:
-            write_run_report(report, result, plans, outcomes, imposters, duplicates,
-                             quarantine, archive.files, dest, command)
+        write_reports(reports, gather(result, plans, outcomes, imposters, duplicates,
+                                      quarantine, excluded, archive.files, dest, command, meta))
     accounts.check(result.problems)
     return result
+
+
+def thread_stage(unique, duplicates, cfg: Config, ov: Overrides):
+    """Threads, with the reviewer's overrides (overrides.py): messages left out before
+    threading, threads split, merged, left out or changed after it."""
+    kept, excluded = overrides.exclude_messages(unique, ov)
+    plans, more = overrides.apply(build_plans(kept, cfg, duplicates), ov, cfg.staff)
+    return plans, excluded + more
 
 
 def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: bool,

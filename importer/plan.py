@@ -69,6 +69,46 @@ def _utc(d: datetime) -> float:
     return d.timestamp()
 
 
+def regroup(thread_id: str, placed, ghosts, staff: StaffCfg) -> ThreadPlan:
+    """A plan for messages the reviewer moved (overrides.py): tree order again, pre-order
+    with siblings by date (undated last, then as given), the subject, dates and requestors
+    worked out as for any thread. Iterative: a reply chain may be thousands deep."""
+    nodes = [(p.record.message_id, p.parent_id, p) for p in placed]
+    nodes += [(g.message_id, g.parent_id, g) for g in ghosts]
+    ids = {mid for mid, _, _ in nodes}
+    order = {id(n[2]): i for i, n in enumerate(nodes)}
+    children: dict[str, list] = {}
+    roots = []
+    for node in nodes:
+        mid, parent, _ = node
+        (children.setdefault(parent, []) if parent in ids and parent != mid else roots).append(node)
+
+    def key(node) -> tuple:
+        item = node[2]
+        date = item.record.date if isinstance(item, PlacedMessage) else None
+        return (date is None, _utc(date) if date else 0.0, order[id(item)])
+
+    out, seen, stack = [], set(), sorted(roots, key=key, reverse=True)
+    while stack or len(seen) < len(nodes):
+        if not stack:   # a loop of parents (no root reaches it): start it where it was given
+            stack = [next(n for n in nodes if id(n[2]) not in seen)]
+        node = stack.pop()
+        if id(node[2]) in seen:
+            continue
+        seen.add(id(node[2]))
+        if isinstance(node[2], PlacedMessage):
+            out.append(node[2])
+        stack.extend(sorted(children.pop(node[0], ()), key=key, reverse=True))
+    msgs = [p.record for p in out]
+    dates = [r.date for r in msgs if r.date is not None]
+    return ThreadPlan(
+        id=thread_id, subject=msgs[0].subject if msgs else "",
+        requestors=requestors(msgs, staff),
+        first_date=min(dates, key=_utc) if dates else None,
+        last_date=max(dates, key=_utc) if dates else None,
+        messages=tuple(out), ghosts=tuple(ghosts))
+
+
 def requestors(msgs: list[MessageRecord], staff: StaffCfg) -> tuple[str, ...]:
     """Who the ticket is for: the person outside the organisation who started it.
 

@@ -23,6 +23,7 @@ class Link(str, enum.Enum):
     IN_REPLY_TO = "in-reply-to"
     SUBJECT = "subject"
     ROOT = "root"
+    OVERRIDE = "override"    # put here by the reviewer's overrides file (merge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ class MessageRecord:
     completeness: tuple[int, ...]     # larger is a more complete copy (see dedupe.py)
     forwarded_from: str | None = None  # original sender of a forwarded mail, if any
     defects: tuple[Defect, ...] = ()
+    spam: bool = False                # a spam filter's header marks it (mail/headers.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,18 @@ class Duplicate:
     reason: str        # "message-id" | "content"
     sha256: str = ""   # of the dropped copy's bytes: a reviewer can check it against its source
     kept_sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    """A unique message the reviewer's overrides left out: counted and listed like a
+    duplicate, never lost (it stays in its source, named by path, index and SHA-256)."""
+
+    message_id: str
+    source: SourceRef
+    sha256: str
+    reason: str            # "spam-flagged" | "excluded message" | "excluded thread"
+    thread_id: str | None = None   # the thread it was in, for an excluded thread
 
 
 @dataclass(frozen=True, slots=True)

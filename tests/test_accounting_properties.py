@@ -45,7 +45,7 @@ def test_accounting_always_balances(msgs, dedupe):
         report = Path(tmp) / "r.json"
         cfg = Config(dedupe=DedupeCfg(enabled=dedupe))
         run(cfg, [str(mbox)], command="dry-run", store=str(Path(tmp) / "s.sqlite"),
-            report=str(report), quiet=True)
+            reports=[str(report)], quiet=True)
         rep = json.loads(report.read_text())
     s = rep["summary"]
     assert s["messages_read"] == s["messages_unique"] + s["duplicates"] + s["quarantined"]

@@ -53,7 +53,7 @@ def test_run_imports_one_ticket_per_thread_and_accounts_for_everything(archive, 
     rep = load_report(report)
     s = rep["summary"]
     assert s == {"messages_read": 4, "messages_unique": 3, "duplicates": 1, "quarantined": 0,
-                 "files_read": 2, "files_skipped": 0,
+                 "excluded": 0, "files_read": 2, "files_skipped": 0,
                  "threads": 2}
     assert s["messages_read"] == s["messages_unique"] + s["duplicates"] + s["quarantined"]
     conn = sqlite3.connect(store)

@@ -20,7 +20,7 @@ import re
 from importer.records import Defect
 
 __all__ = ["header_bounds", "header_fields", "unreadable_reason", "preview",
-           "MAX_HEADER_BYTES"]
+           "spam_flagged", "MAX_HEADER_BYTES"]
 
 MAX_HEADER_BYTES = 1 << 20            # a header block larger than this is junk or an attack
 # Fields a message has; a block with none of them is no message's header.
@@ -152,3 +152,15 @@ def unreadable_reason(data: bytes, head: bytes, names) -> str | None:
         return ("no message header: none of From, Date, Subject, Message-ID, Received"
                 " or Content-Type (a fragment of a mailbox cut inside a message?)")
     return None
+
+
+# What spam filters write on the way in: SpamAssassin's "X-Spam-Flag: YES" and
+# "X-Spam-Status: Yes, score=7.1 ...", rspamd's "X-Spam: Yes". Any copy of the field
+# counts: a spammer can forge "No" above the receiving server's "Yes", not remove it.
+_SPAM_FIELDS = ("x-spam-flag", "x-spam-status", "x-spam")
+_YES = re.compile(rb"\s*yes\b", re.IGNORECASE)
+
+
+def spam_flagged(fields: dict[str, list[bytes]]) -> bool:
+    """Whether a spam filter's header marks this message as spam (`exclude: spam_flagged`)."""
+    return any(_YES.match(v) for name in _SPAM_FIELDS for v in fields.get(name, ()))

@@ -48,6 +48,7 @@ class FileSummary:
     unreadable: int
     notes: tuple[str, ...] = ()   # e.g. "empty file", "utf-8 byte-order mark skipped"
     skipped: str | None = None    # why nothing of it was read ("not mail", "a FIFO", ...)
+    sha256: str | None = None     # of a file skipped as not mail: the reviewer can check it
 
 
 class _Tally:
@@ -58,6 +59,7 @@ class _Tally:
         self.messages = self.unreadable = 0
         self.notes: list[str] = []
         self.skipped: str | None = None
+        self.sha256: str | None = None
 
     def add(self, item: Item) -> Item:
         if isinstance(item, RawMessage):
@@ -68,7 +70,7 @@ class _Tally:
 
     def summary(self) -> FileSummary:
         return FileSummary(self.path, self.fmt, self.compression, self.messages,
-                           self.unreadable, tuple(self.notes), self.skipped)
+                           self.unreadable, tuple(self.notes), self.skipped, self.sha256)
 
 
 class Archive:
@@ -151,6 +153,8 @@ class Archive:
         if fmt == "not-mail" and not damage:
             tally.fmt, tally.skipped = "unknown", NOT_MAIL
             tally.notes.remove(why)
+            with open(source, "rb") as fp:
+                tally.sha256 = hashlib.file_digest(fp, "sha256").hexdigest()
         elif tally.fmt == "mbox":
             yield from _cut_at_damage(self._scan_mbox(path, work, tally), damage, tally)
         elif fmt == "eml":

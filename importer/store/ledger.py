@@ -242,6 +242,24 @@ class Ledger:
             (self.destination, key, message_id, thread_id, ticket_id, entry_id, state,
              iso(date)))
 
+    def record_sources(self, unique, duplicates, excluded, dedupe: bool) -> None:
+        """Where every message read came from and which ledger message it is, for
+        `archive-import map` (store/sourcemap.py): a duplicate is the message of the copy
+        kept, an excluded message none. One transaction; the dry run writes nothing."""
+        if self.readonly:
+            return
+        from importer.deliver import message_key
+        left_out = {(e.source.path, e.source.index) for e in excluded}
+        kept = {r.source: message_key(r, dedupe) for r in unique}
+        rows = [(self.destination, r.source.path, r.source.index, r.source.offset, r.sha256,
+                 r.message_id, kept[r.source], "excluded" if (r.source.path, r.source.index)
+                 in left_out else "unique") for r in unique]
+        rows += [(self.destination, d.dropped.path, d.dropped.index, d.dropped.offset,
+                  d.sha256, d.message_id, kept.get(d.kept), "duplicate") for d in duplicates]
+        with self.atomic(), self.lock:
+            self.conn.executemany("INSERT OR REPLACE INTO ledger_sources VALUES"
+                                  " (?,?,?,?,?,?,?,?)", rows)
+
     def keep_quarantined(self, source, reason: str, sha256: str, raw: bytes | None,
                          length: int | None = None) -> None:
         """Keep what could not be imported, once per content: its raw bytes, or (raw None:

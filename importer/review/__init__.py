@@ -1,0 +1,1 @@
+"""The review formats of the report: HTML for a person, CSV for a spreadsheet."""

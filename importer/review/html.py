@@ -1,0 +1,172 @@
+"""`--report review.html`: the run as a person reviews it, in one self-contained file.
+
+Everything shown that came from mail is escaped by Jinja2's autoescaping, never by string
+concatenation; on top of that the page's Content-Security-Policy lets only its own script
+and style (by nonce) run and lets nothing load, so even a mistake in escaping could neither
+run a mail's script nor make a request. Text from mail is wrapped in <bdi> (an RLO in a
+subject reorders only itself) and invisible format characters are shown as [U+202E].
+
+Large runs stay usable: each list (threads, duplicates, ...) is held in an inert
+<template> and shown a page at a time; the search and filters work on attributes the
+template wrote (benchmarks/bench_review_html.py measures 50,000 threads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import unicodedata
+from collections import Counter
+from datetime import datetime
+from typing import IO, Iterator
+
+import jinja2
+
+from importer.backends.base import Kind
+from importer.review.charts import month_bars, size_bars
+
+MAX_DEPTH_SHOWN = 40          # deeper replies are drawn at this indent, with their depth
+_ENV: jinja2.Environment | None = None
+
+
+def _env() -> jinja2.Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
+            autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+            lstrip_blocks=True)
+        _ENV.filters["visible"] = visible
+        _ENV.filters["short"] = lambda sha: (sha or "")[:12]
+    return _ENV
+
+
+def visible(text) -> str:
+    """Invisible and direction-changing characters from mail made visible ([U+202E]);
+    the result is still plain text, escaped by the template like any other."""
+    if text is None:
+        return ""
+    text = str(text)
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(f"[U+{ord(c):04X}]" if unicodedata.category(c) in ("Cf", "Cc", "Cs", "Co")
+                   else c for c in text)
+
+
+# YAML 1.1 (PyYAML) takes no raw C1 controls, surrogates or U+FFFE/FFFF, and folds
+# U+0085/2028/2029 as line breaks inside a double-quoted scalar: those become \u escapes.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def yaml_str(text: str) -> str:
+    """A YAML double-quoted scalar that reads back as exactly `text` (a JSON string is
+    one, once the characters above are escaped); tests/test_review_report.py checks it."""
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}",
+                            json.dumps(text, ensure_ascii=False))
+
+
+def snippet(t: dict) -> str:
+    """The copy-ready lines of the overrides file for one thread."""
+    tid = yaml_str(t["id"])
+    req = t["requestors"][0] if t["requestors"] else ""
+    return "\n".join([
+        "# change its subject or requestor:",
+        "threads:",
+        f"  {tid}: {{subject: {yaml_str(t['subject'])}, requestor: {yaml_str(req)}}}",
+        "# or leave the whole thread out:",
+        f"exclude: {{threads: [{tid}]}}",
+        "# or join it to another thread:",
+        f"merge: [{{into: \"THREAD-ID\", threads: [{tid}]}}]"])
+
+
+def tree_rows(t: dict) -> list[tuple[str, int, dict]]:
+    """(kind, depth, item) in tree order: each message under its parent, a missing message
+    (ghost) shown where its replies hang. Iterative (reply chains may be thousands deep)."""
+    ghosts = {g["message_id"]: g for g in t["ghosts"]}
+    depth: dict[str | None, int] = {}
+    rows: list[tuple[str, int, dict]] = []
+
+    def place(gid: str) -> None:
+        chain: list[str] = []
+        while gid in ghosts and gid not in depth and gid not in chain:
+            chain.append(gid)
+            gid = ghosts[gid]["parent_id"]
+        for g in reversed(chain):
+            depth[g] = depth.get(ghosts[g]["parent_id"], -1) + 1
+            rows.append(("ghost", depth[g], ghosts[g]))
+
+    for m in t["messages"]:
+        parent = m["parent_id"]
+        if parent in ghosts and parent not in depth:
+            place(parent)
+        d = depth[parent] + 1 if parent in depth else 0
+        depth.setdefault(m["message_id"], d)
+        rows.append(("message", d, m))
+    for gid in ghosts:
+        if gid not in depth:
+            place(gid)
+    return rows
+
+
+def _day(iso: str | None) -> str:
+    return iso[:10] if iso else ""
+
+
+def thread_views(report, dry: bool) -> Iterator[dict]:
+    for n, t in enumerate(report.threads(), 1):
+        msgs = t["messages"]
+        flags = {"subject" if m["link"] == "subject" else "" for m in msgs}
+        flags |= {"imposter" if m["imposter"] else "" for m in msgs}
+        flags |= {"spam" if m.get("spam") else "" for m in msgs}
+        flags |= {"ghost" if t["ghosts"] else "", "override" if any(
+            m["link"] == "override" for m in msgs) else ""}
+        flags.discard("")
+        words = [t["id"], t["subject"], *t["requestors"], *(m["message_id"] for m in msgs),
+                 *(m["from"] for m in msgs)]
+        ticket = t["ticket"]
+        yield {"n": n, "t": t, "rows": tree_rows(t), "flags": " ".join(sorted(flags)),
+               "search": " ".join(words).lower(), "snippet": snippet(t),
+               "first": _day(t["first_date"]), "last": _day(t["last_date"]),
+               "ticket": (f"{ticket['backend']} #{ticket['id']}" if ticket
+                          else "new ticket" if dry else "no ticket")}
+
+
+def per_source(report) -> list[dict]:
+    """The files' counts summed per SOURCE argument."""
+    out = {s: {"source": s, "files": 0, "messages": 0, "quarantined": 0, "skipped": 0}
+           for s in report.meta["sources"]}
+    for f in report.files:
+        owner = next((s for s in out if f["path"] == s or f["path"].startswith(
+            (s.rstrip("/") + "/", s + "!"))), None)
+        row = out.setdefault(owner or f["path"], {"source": owner or f["path"], "files": 0,
+                                                  "messages": 0, "quarantined": 0,
+                                                  "skipped": 0})
+        row["files"] += 1
+        row["messages"] += f["messages"] + f["unreadable"]
+        row["quarantined"] += f["quarantined"]
+        row["skipped"] += bool(f["skipped"])
+    return list(out.values())
+
+
+def write_html(fp: IO[str], report) -> None:
+    dry = report.kind == Kind.DRY_RUN
+    dates = [d for p in report.plans for d in (p.first_date, p.last_date) if d]
+    months = Counter(p.first_date.strftime("%Y-%m") for p in report.plans if p.first_date)
+    sizes = Counter(len(p.messages) for p in report.plans)
+    worth = [f for f in report.files if f["skipped"] or f["notes"] or f["quarantined"]]
+    nonce = secrets.token_urlsafe(18)
+    view = {
+        "meta": report.meta, "summary": report.summary, "delivery": report.delivery,
+        "dry": dry, "nonce": nonce, "threads": thread_views(report, dry),
+        "first": min(dates, key=datetime.timestamp).date().isoformat() if dates else "",
+        "last": max(dates, key=datetime.timestamp).date().isoformat() if dates else "",
+        "months": month_bars(months), "sizes": size_bars(sizes),
+        "sources": per_source(report), "files": worth,
+        "duplicates": report.duplicates, "quarantine": report.quarantine,
+        "excluded": report.excluded, "max_depth": MAX_DEPTH_SHOWN,
+        "undated": sum(1 for p in report.plans if not p.first_date),
+    }
+    for chunk in _env().get_template("report.html.j2").generate(**view):
+        fp.write(chunk)

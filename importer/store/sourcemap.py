@@ -1,0 +1,60 @@
+"""`archive-import map`: for every source message, the ticket and entry it became.
+
+Old links and references into the archive (a wiki page naming `2003.mbox` message 412, a
+list archive's URL) can then be redirected to the ticket. From the store: the sources
+each run recorded (ledger_sources), the ledger's message rows, and the quarantine.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from typing import IO, Iterator
+
+COLUMNS = ("path", "index", "message_id", "sha256", "ticket", "entry", "status")
+# status: imported | duplicate (the ticket and entry of the copy kept) | excluded (by the
+# reviewer's overrides) | pending (not delivered yet: run again) | quarantined
+
+
+def rows(conn: sqlite3.Connection, destination: str) -> Iterator[dict]:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "ledger_sources" not in tables:     # a store written before the map existed
+        return
+    for path, idx, mid, sha, status, ticket, entry, state in conn.execute(
+            "SELECT s.path, s.idx, s.message_id, s.sha256, s.status, m.ticket_id, m.entry_id,"
+            " m.state FROM ledger_sources s LEFT JOIN ledger_messages m"
+            " ON m.destination = s.destination AND m.message_key = s.message_key"
+            " WHERE s.destination = ? ORDER BY s.path, s.idx", (destination,)):
+        done = state == "done"
+        if status == "unique":
+            status = "imported" if done else "pending"
+        elif status == "excluded":
+            ticket = entry = None
+        elif not done:
+            status = "pending"
+        yield {"path": path, "index": idx, "message_id": mid, "sha256": sha,
+               "ticket": ticket if done else None, "entry": entry if done else None,
+               "status": status}
+    for path, idx, sha in conn.execute(
+            "SELECT path, idx, sha256 FROM quarantine ORDER BY path, idx"):
+        yield {"path": path, "index": idx, "message_id": None, "sha256": sha,
+               "ticket": None, "entry": None, "status": "quarantined"}
+
+
+def write(conn: sqlite3.Connection, destination: str, out: IO[str], fmt: str) -> int:
+    """Write the map as CSV (a header row, then a row per message) or as a JSON list."""
+    n = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows(conn, destination):
+            writer.writerow(row)
+            n += 1
+        return n
+    out.write("[")
+    for row in rows(conn, destination):
+        out.write(("," if n else "") + "\n " + json.dumps(row, ensure_ascii=False))
+        n += 1
+    out.write("\n]\n")
+    return n
