@@ -27,6 +27,7 @@ import jinja2
 from importer.backends.base import Kind
 from importer.review.charts import month_bars, size_bars
 
+PAGE = 50                     # threads a page (other lists: twice as many rows)
 MAX_DEPTH_SHOWN = 40          # deeper replies are drawn at this indent, with their depth
 _ENV: jinja2.Environment | None = None
 
@@ -68,17 +69,12 @@ def yaml_str(text: str) -> str:
 
 
 def snippet(t: dict) -> str:
-    """The copy-ready lines of the overrides file for one thread."""
+    """The copy-ready lines of the overrides file for one thread (the page's last section
+    says what each does; `merge` and `split` are shown there)."""
     tid = yaml_str(t["id"])
     req = t["requestors"][0] if t["requestors"] else ""
-    return "\n".join([
-        "# change its subject or requestor:",
-        "threads:",
-        f"  {tid}: {{subject: {yaml_str(t['subject'])}, requestor: {yaml_str(req)}}}",
-        "# or leave the whole thread out:",
-        f"exclude: {{threads: [{tid}]}}",
-        "# or join it to another thread:",
-        f"merge: [{{into: \"THREAD-ID\", threads: [{tid}]}}]"])
+    return (f"threads: {{{tid}: {{subject: {yaml_str(t['subject'])}, requestor: "
+            f"{yaml_str(req)}}}}}\nexclude: {{threads: [{tid}]}}")
 
 
 def tree_rows(t: dict) -> list[tuple[str, int, dict]]:
@@ -114,6 +110,20 @@ def _day(iso: str | None) -> str:
     return iso[:10] if iso else ""
 
 
+def thread_pages(report, dry: bool, index: list, size: int) -> Iterator[list[dict]]:
+    """The threads' views a page at a time; `index` gets each thread's search text and
+    flags as its page is made (the page's script reads them to filter without parsing)."""
+    page: list[dict] = []
+    for view in thread_views(report, dry):
+        index.append([view.pop("search"), view["flags"]])
+        page.append(view)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
 def thread_views(report, dry: bool) -> Iterator[dict]:
     for n, t in enumerate(report.threads(), 1):
         msgs = t["messages"]
@@ -123,8 +133,8 @@ def thread_views(report, dry: bool) -> Iterator[dict]:
         flags |= {"ghost" if t["ghosts"] else "", "override" if any(
             m["link"] == "override" for m in msgs) else ""}
         flags.discard("")
-        words = [t["id"], t["subject"], *t["requestors"], *(m["message_id"] for m in msgs),
-                 *(m["from"] for m in msgs)]
+        words = dict.fromkeys([t["id"], t["subject"], *t["requestors"],
+                               *(m["message_id"] for m in msgs), *(m["from"] for m in msgs)])
         ticket = t["ticket"]
         yield {"n": n, "t": t, "rows": tree_rows(t), "flags": " ".join(sorted(flags)),
                "search": " ".join(words).lower(), "snippet": snippet(t),
@@ -157,9 +167,11 @@ def write_html(fp: IO[str], report) -> None:
     sizes = Counter(len(p.messages) for p in report.plans)
     worth = [f for f in report.files if f["skipped"] or f["notes"] or f["quarantined"]]
     nonce = secrets.token_urlsafe(18)
+    index: list = []
     view = {
         "meta": report.meta, "summary": report.summary, "delivery": report.delivery,
-        "dry": dry, "nonce": nonce, "threads": thread_views(report, dry),
+        "dry": dry, "nonce": nonce, "threads": thread_pages(report, dry, index, PAGE),
+        "index": index, "page_size": PAGE,
         "first": min(dates, key=datetime.timestamp).date().isoformat() if dates else "",
         "last": max(dates, key=datetime.timestamp).date().isoformat() if dates else "",
         "months": month_bars(months), "sizes": size_bars(sizes),
