@@ -19,7 +19,8 @@ THREAD is a thread's `id` in the report; MESSAGE a message's `ref` there: its Me
 or `sha256:` and the first hex digits (12 or more) of its bytes where the id is shared
 (imposters). What can be checked without the mail (shape, contradictions, merge loops)
 is checked before anything is read; unknown ids once the threads are known, before
-anything is written. Excluded messages are counted and listed like duplicates.
+anything is written. Everything is applied after threading, so every id is the one the
+report without overrides shows. Excluded messages are counted and listed like duplicates.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from dataclasses import dataclass, replace
 from importer.config import StaffCfg, read_yaml
 from importer.errors import ConfigError
 from importer.plan import is_address, regroup
-from importer.records import Excluded, Link, MessageRecord, PlacedMessage, ThreadPlan
+from importer.records import (Excluded, Ghost, Link, MessageRecord, PlacedMessage,
+                              ThreadPlan)
 
 KEYS = ("exclude", "split", "merge", "threads")
 _SHA = re.compile(r"sha256:([0-9a-f]{12,64})")
@@ -103,7 +105,7 @@ def load(path: str | None) -> Overrides:
                               f"{requestor!r} is not an e-mail address")
         if subject is None and requestor is None:
             raise ConfigError(path, where, "names neither a subject nor a requestor")
-        edits.append((str(thread), subject, requestor and requestor.lower()))
+        edits.append((str(thread).strip().strip("<>"), subject, requestor and requestor.lower()))
     ov = Overrides(path, spam, _ids(path, "exclude.threads", exclude.get("threads")),
                    _ids(path, "exclude.messages", exclude.get("messages")),
                    _ids(path, "split", data.get("split")), tuple(merges), tuple(edits))
@@ -208,53 +210,65 @@ def _resolve(ov: Overrides, key: str, refs, records: list[MessageRecord]) -> set
     return found
 
 
-def exclude_messages(records: list[MessageRecord], ov: Overrides
-                     ) -> tuple[list[MessageRecord], list[Excluded]]:
-    """Before threading: leave out spam-flagged and excluded messages (replies to them
-    then point at a missing message, shown as such)."""
-    named = _resolve(ov, "exclude.messages", ov.exclude_messages, records)
-    if not named and not ov.spam_flagged:
-        return records, []
-    kept, out = [], []
-    for i, rec in enumerate(records):
-        if i in named:
-            out.append(Excluded(rec.message_id, rec.source, rec.sha256, "excluded message"))
-        elif ov.spam_flagged and rec.spam:
-            out.append(Excluded(rec.message_id, rec.source, rec.sha256, "spam-flagged"))
-        else:
-            kept.append(rec)
-    return kept, out
-
-
 def apply(plans: list[ThreadPlan], ov: Overrides, staff: StaffCfg
           ) -> tuple[list[ThreadPlan], list[Excluded]]:
-    """After threading: split, merge, exclude threads, then change subjects and requestors."""
-    if not (ov.split or ov.merge or ov.exclude_threads or ov.edits):
+    """After threading, so that every id is the one the report without overrides showed:
+    split, merge, leave out threads, leave out messages (spam-flagged and named), then
+    change subjects and requestors."""
+    if not ov:
         return plans, []
     plans = _split(plans, ov, staff) if ov.split else list(plans)
     ids = {p.id for p in plans}
-    named = ({t for pair in ov.merge for t in pair} | set(ov.exclude_threads)
-             | {t for t, _, _ in ov.edits})
-    if named - ids:
-        raise _unknown(ov.path, "threads", named - ids, "thread")
+    for key, named in (("exclude.threads", set(ov.exclude_threads)),
+                       ("merge", {t for pair in ov.merge for t in pair}),
+                       ("threads", {t for t, _, _ in ov.edits})):
+        if named - ids:
+            raise _unknown(ov.path, key, named - ids, "thread")
     plans = _merge(plans, ov, staff) if ov.merge else plans
+    records = [p.record for plan in plans for p in plan.messages]
+    named = {id(records[i]) for i in _resolve(ov, "exclude.messages", ov.exclude_messages,
+                                                records)}
     excluded: list[Excluded] = []
     gone = set(ov.exclude_threads)
     for plan in plans:
         if plan.id in gone:
             excluded += [Excluded(p.record.message_id, p.record.source, p.record.sha256,
                                   "excluded thread", plan.id) for p in plan.messages]
+    plans = [p for p in plans if p.id not in gone]
+    if named or ov.spam_flagged:
+        plans = _exclude_messages(plans, named, ov.spam_flagged, staff, excluded)
     edits = {t: (s, r) for t, s, r in ov.edits}
     out = []
     for plan in plans:
-        if plan.id in gone:
-            continue
         if plan.id in edits:
             subject, requestor = edits[plan.id]
             plan = replace(plan, subject=subject or plan.subject,
                            requestors=(requestor,) if requestor else plan.requestors)
         out.append(plan)
     return out, excluded
+
+
+def _exclude_messages(plans: list[ThreadPlan], named: set[int], spam: bool, staff: StaffCfg,
+                      excluded: list[Excluded]) -> list[ThreadPlan]:
+    """Leave out single messages (`named`: their records' id()s, and with `spam` every
+    spam-flagged one): replies to one stay where they were, under a placeholder (a ghost)
+    with its id; a thread left with no message is left out whole."""
+    out = []
+    for plan in plans:
+        drop = [p for p in plan.messages if id(p.record) in named or (spam and p.record.spam)]
+        if not drop:
+            out.append(plan)
+            continue
+        excluded += [Excluded(p.record.message_id, p.record.source, p.record.sha256,
+                              "excluded message" if id(p.record) in named else "spam-flagged",
+                              plan.id if len(drop) == len(plan.messages) else None)
+                     for p in drop]
+        if len(drop) < len(plan.messages):
+            gone = {id(p) for p in drop}
+            kept = [p for p in plan.messages if id(p) not in gone]
+            holes = [Ghost(p.record.message_id, p.parent_id) for p in drop]
+            out.append(regroup(plan.id, kept, list(plan.ghosts) + holes, staff))
+    return out
 
 
 def _split(plans: list[ThreadPlan], ov: Overrides, staff: StaffCfg) -> list[ThreadPlan]:
@@ -268,7 +282,9 @@ def _split(plans: list[ThreadPlan], ov: Overrides, staff: StaffCfg) -> list[Thre
     out = []
     for plan in plans:
         moved = []
-        for rec in by_plan.get(plan.id, ()):
+        # Replies first (a plan is in tree order): a message split off with its replies
+        # would take along a reply that is to be split off too.
+        for rec in reversed(by_plan.get(plan.id, ())):
             if plan.messages[0].record is rec:
                 raise ConfigError(ov.path, "split", f"{rec.message_id} already starts thread"
                                   f" {plan.id}: nothing to split off")
@@ -281,7 +297,7 @@ def _split(plans: list[ThreadPlan], ov: Overrides, staff: StaffCfg) -> list[Thre
             plan = regroup(plan.id, [p for p in placed if id(p) not in sub],
                            [g for g in ghosts if id(g) not in sub], staff)
         out.append(plan)
-        out += moved
+        out += reversed(moved)
     return out
 
 

@@ -41,7 +41,7 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, reports=()
                                 staff=cfg.staff)
         unique, duplicates, imposters = dedupe_stage(deduper)
         plans, excluded = thread_stage(unique, duplicates, cfg, overrides)
-        dest.ledger.record_sources(unique, duplicates, excluded, cfg.dedupe.enabled)
+        dest.ledger.record_sources(unique, duplicates, excluded, quarantine, cfg.dedupe.enabled)
         outcomes = deliver_stage(plans, archive, dest, cfg, quiet)
         result = RunResult.of(dest.backend.kind, archive, unique, duplicates, quarantine,
                               plans, outcomes, time.monotonic() - started, excluded)
@@ -53,11 +53,9 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, reports=()
 
 
 def thread_stage(unique, duplicates, cfg: Config, ov: Overrides):
-    """Threads, with the reviewer's overrides (overrides.py): messages left out before
-    threading, threads split, merged, left out or changed after it."""
-    kept, excluded = overrides.exclude_messages(unique, ov)
-    plans, more = overrides.apply(build_plans(kept, cfg, duplicates), ov, cfg.staff)
-    return plans, excluded + more
+    """Threads, with the reviewer's overrides applied to them (overrides.py): threads split,
+    merged, left out or changed, messages left out."""
+    return overrides.apply(build_plans(unique, cfg, duplicates), ov, cfg.staff)
 
 
 def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: bool,

@@ -70,11 +70,13 @@ def yaml_str(text: str) -> str:
 
 def snippet(t: dict) -> str:
     """The copy-ready lines of the overrides file for one thread (the page's last section
-    says what each does; `merge` and `split` are shown there)."""
+    says what each does; `merge` and `split` are shown there). An empty subject or no
+    requestor is left out: the overrides file takes neither."""
     tid = yaml_str(t["id"])
-    req = t["requestors"][0] if t["requestors"] else ""
-    return (f"threads: {{{tid}: {{subject: {yaml_str(t['subject'])}, requestor: "
-            f"{yaml_str(req)}}}}}\nexclude: {{threads: [{tid}]}}")
+    edit = [f"subject: {yaml_str(t['subject'])}"] if t["subject"].strip() else []
+    edit += [f"requestor: {yaml_str(t['requestors'][0])}"] if t["requestors"] else []
+    lines = [f"threads: {{{tid}: {{{', '.join(edit)}}}}}"] if edit else []
+    return "\n".join(lines + [f"exclude: {{threads: [{tid}]}}"])
 
 
 def tree_rows(t: dict) -> list[tuple[str, int, dict]]:

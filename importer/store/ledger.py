@@ -242,7 +242,7 @@ class Ledger:
             (self.destination, key, message_id, thread_id, ticket_id, entry_id, state,
              iso(date)))
 
-    def record_sources(self, unique, duplicates, excluded, dedupe: bool) -> None:
+    def record_sources(self, unique, duplicates, excluded, quarantine, dedupe: bool) -> None:
         """Where every message read came from and which ledger message it is, for
         `archive-import map` (store/sourcemap.py): a duplicate is the message of the copy
         kept, an excluded message none. One transaction; the dry run writes nothing."""
@@ -256,6 +256,8 @@ class Ledger:
                  in left_out else "unique") for r in unique]
         rows += [(self.destination, d.dropped.path, d.dropped.index, d.dropped.offset,
                   d.sha256, d.message_id, kept.get(d.kept), "duplicate") for d in duplicates]
+        rows += [(self.destination, q.source.path, q.source.index, q.source.offset, q.sha256,
+                  "", None, "quarantined") for q in quarantine]
         with self.atomic(), self.lock:
             self.conn.executemany("INSERT OR REPLACE INTO ledger_sources VALUES"
                                   " (?,?,?,?,?,?,?,?)", rows)
@@ -279,6 +281,10 @@ class Ledger:
             yield run_id
         except KeyboardInterrupt:
             self.finish_run(run_id, "interrupted", {})
+            raise
+        except Exception:      # stopped by an error (a bad overrides id, an unreachable RT)
+            with contextlib.suppress(sqlite3.Error):
+                self.finish_run(run_id, "failed", {})
             raise
 
     def start_run(self, command: str, sources: list[str]) -> int | None:

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE TABLE IF NOT EXISTS ledger_sources (
     destination TEXT NOT NULL, path TEXT NOT NULL, idx INTEGER NOT NULL, offset INTEGER,
     sha256 TEXT NOT NULL, message_id TEXT NOT NULL, message_key TEXT,
-    status TEXT NOT NULL CHECK (status IN ('unique', 'duplicate', 'excluded')),
+    status TEXT NOT NULL CHECK (status IN ('unique', 'duplicate', 'excluded', 'quarantined')),
     PRIMARY KEY (destination, path, idx));
 CREATE INDEX IF NOT EXISTS ledger_messages_by_id ON ledger_messages (destination, message_id);
 CREATE INDEX IF NOT EXISTS ledger_threads_by_ticket ON ledger_threads (destination, ticket_id);

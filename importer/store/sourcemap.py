@@ -2,7 +2,8 @@
 
 Old links and references into the archive (a wiki page naming `2003.mbox` message 412, a
 list archive's URL) can then be redirected to the ticket. From the store: the sources
-each run recorded (ledger_sources), the ledger's message rows, and the quarantine.
+each run recorded (ledger_sources: every message read and every stretch quarantined, by
+its place) and the ledger's message rows.
 """
 
 from __future__ import annotations
@@ -21,25 +22,27 @@ def rows(conn: sqlite3.Connection, destination: str) -> Iterator[dict]:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "ledger_sources" not in tables:     # a store written before the map existed
         return
-    for path, idx, mid, sha, status, ticket, entry, state in conn.execute(
-            "SELECT s.path, s.idx, s.message_id, s.sha256, s.status, m.ticket_id, m.entry_id,"
-            " m.state FROM ledger_sources s LEFT JOIN ledger_messages m"
+    # A duplicate of a message the reviewer left out is left out with it (not "pending").
+    left_out = {key for (key,) in conn.execute(
+        "SELECT message_key FROM ledger_sources WHERE destination = ? AND status = 'excluded'",
+        (destination,))}
+    for path, idx, mid, sha, status, key, ticket, entry, state in conn.execute(
+            "SELECT s.path, s.idx, s.message_id, s.sha256, s.status, s.message_key,"
+            " m.ticket_id, m.entry_id, m.state FROM ledger_sources s LEFT JOIN ledger_messages m"
             " ON m.destination = s.destination AND m.message_key = s.message_key"
             " WHERE s.destination = ? ORDER BY s.path, s.idx", (destination,)):
         done = state == "done"
-        if status == "unique":
+        if status == "quarantined":
+            mid, done = None, False
+        elif status == "unique":
             status = "imported" if done else "pending"
-        elif status == "excluded":
-            ticket = entry = None
+        elif status == "excluded" or (key is not None and key in left_out):
+            status, ticket, entry = "excluded", None, None
         elif not done:
             status = "pending"
         yield {"path": path, "index": idx, "message_id": mid, "sha256": sha,
                "ticket": ticket if done else None, "entry": entry if done else None,
                "status": status}
-    for path, idx, sha in conn.execute(
-            "SELECT path, idx, sha256 FROM quarantine ORDER BY path, idx"):
-        yield {"path": path, "index": idx, "message_id": None, "sha256": sha,
-               "ticket": None, "entry": None, "status": "quarantined"}
 
 
 def write(conn: sqlite3.Connection, destination: str, out: IO[str], fmt: str) -> int:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pagewatch import Watched
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("ARCHIVE_IMPORT_ARTIFACTS", ROOT / "build" / "test-artifacts"))
 
@@ -44,25 +46,6 @@ def chromium():
         browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
         yield browser
         browser.close()
-
-
-class Watched:
-    """A page with everything it did recorded."""
-
-    def __init__(self, page):
-        self.page = page
-        self.requests: list[str] = []
-        self.console: list[tuple[str, str]] = []
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        page.on("request", lambda r: self.requests.append(r.url))
-        page.on("console", lambda m: self.console.append((m.type, m.text)))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-
-    def open(self, path: Path) -> None:
-        self.page.goto(path.resolve().as_uri())
-        self.page.wait_for_selector("body[data-ready='1']", timeout=60_000)
 
 
 @pytest.fixture

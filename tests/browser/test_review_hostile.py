@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from importer.cli import main
+from pagewatch import Watched
 
 pytestmark = pytest.mark.browser
 DATA = Path(__file__).resolve().parent / "data"
@@ -82,7 +83,6 @@ def test_escaping_alone_holds_with_the_content_security_policy_switched_off(chro
                                                                              hostile_report):
     """The policy is the second wall; with it bypassed the escaping must still stop
     everything: no payload runs, no element from the mail exists, nothing is requested."""
-    from conftest import Watched
     html, _ = hostile_report
     context = chromium.new_context(bypass_csp=True)
     try:
