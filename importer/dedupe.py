@@ -6,11 +6,15 @@ contenthash.py says which bytes count and why); the most complete copy is kept.
 
 from __future__ import annotations
 
+import itertools
+from array import array
 from collections import Counter
+from collections.abc import Sequence
+from typing import Iterator
 
-from importer.records import Duplicate, MessageRecord
+from importer.records import Duplicate, MessageRecord, SourceRef
 
-__all__ = ["completeness", "Deduper"]
+__all__ = ["completeness", "Deduper", "Duplicates"]
 
 
 def completeness(*, real_id: bool, has_date: bool, header_count: int, size: int) -> tuple:
@@ -27,17 +31,91 @@ def completeness(*, real_id: bool, has_date: bool, header_count: int, size: int)
 
 
 class _Cluster:
-    __slots__ = ("kept", "dropped")
+    """One message's copies: the copy kept and every dropped one.
+
+    A dropped copy is kept as little as a report needs of it. A copy that differs from the
+    cluster's first copy only by its place in the same file (a tiny-message bomb: one mail
+    six million times; years of the same list mail in one mbox) is three integers in an
+    array (24 bytes); any other is a (message_id, source, sha256) tuple. `order` says which
+    of the two lists each dropped copy went to, so they come back in the order they came.
+    """
+
+    __slots__ = ("kept", "proto", "same", "other", "order")
 
     def __init__(self, rec: MessageRecord):
         self.kept = rec
-        # Only what a Duplicate needs of a dropped copy, not its record: an archive of a
-        # million copies of one mail (a bomb, or years of cc'd list traffic) stays small.
-        self.dropped: list[tuple[str, object, str]] = []
+        # Made at the first dropped copy: most messages have none (and their clusters stay
+        # small), so the first copy is remembered through `kept` until then.
+        self.proto = None
+        self.same: array | None = None   # index, offset, length (-1: None) of each copy
+        self.other: list[tuple[str, SourceRef, str]] | None = None
+        self.order: bytearray | None = None   # per dropped copy: 1 in `same`, 0 in `other`
+
+    def drop(self, rec: MessageRecord) -> None:
+        if self.order is None:
+            first = self.kept.source
+            self.proto = (self.kept.message_id, self.kept.sha256, first.path, first.fmt,
+                          first.escaping)
+            self.same, self.other, self.order = array("q"), [], bytearray()
+        src = rec.source
+        if (rec.message_id, rec.sha256, src.path, src.fmt, src.escaping) == self.proto:
+            self.same.extend((src.index, -1 if src.offset is None else src.offset,
+                              -1 if src.length is None else src.length))
+            self.order.append(1)
+        else:
+            self.other.append((rec.message_id, src, rec.sha256))
+            self.order.append(0)
+
+    def __len__(self) -> int:
+        return len(self.order) if self.order is not None else 0
+
+    def dropped(self) -> Iterator[tuple[str, SourceRef, str]]:
+        if self.order is None:
+            return
+        mid, sha, path, fmt, escaping = self.proto
+        same, other = iter(self.same), iter(self.other)
+        for kind in self.order:
+            if kind:
+                index, offset, length = next(same), next(same), next(same)
+                yield mid, SourceRef(path, index, None if offset < 0 else offset,
+                                     None if length < 0 else length, fmt, escaping), sha
+            else:
+                yield next(other)
 
 
-def _slim(rec: MessageRecord) -> tuple[str, object, str]:
-    return rec.message_id, rec.source, rec.sha256
+class Duplicates(Sequence):
+    """Every dropped copy as a `Duplicate`, made when asked for: six million copies of one
+    mail are counted and written to the report one at a time, never held as objects."""
+
+    def __init__(self, clusters: list[_Cluster]):
+        self._clusters = clusters
+        self._len = sum(len(c) for c in clusters)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[Duplicate]:
+        for c in self._clusters:
+            kept = c.kept
+            for message_id, source, sha256 in c.dropped():
+                same_id = message_id == kept.message_id and not kept.synthetic_id
+                yield Duplicate(message_id, kept.source, source,
+                                "message-id" if same_id else "content", sha256, kept.sha256)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(self)[i]
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError(i)
+        return next(itertools.islice(iter(self), i, None))
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, Sequence)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Duplicates({self._len})"
 
 
 class Deduper:
@@ -65,20 +143,14 @@ class Deduper:
             if self.enabled:
                 self._by_hash[rec.content_hash] = cluster
         elif rec.completeness > cluster.kept.completeness:
-            cluster.dropped.append(_slim(cluster.kept))
+            cluster.drop(cluster.kept)
             cluster.kept = rec
         else:
-            cluster.dropped.append(_slim(rec))
+            cluster.drop(rec)
 
-    def result(self) -> tuple[list[MessageRecord], list[Duplicate], set[str]]:
+    def result(self) -> tuple[list[MessageRecord], Duplicates, set[str]]:
         """Unique records (in order of first appearance), duplicates, imposter ids."""
         unique = [c.kept for c in self._order]
-        duplicates = []
-        for c in self._order:
-            for message_id, source, sha256 in c.dropped:
-                same_id = message_id == c.kept.message_id and not c.kept.synthetic_id
-                duplicates.append(Duplicate(message_id, c.kept.source, source,
-                                            "message-id" if same_id else "content",
-                                            sha256, c.kept.sha256))
         counts = Counter(r.message_id for r in unique)
-        return unique, duplicates, {mid for mid, n in counts.items() if n > 1}
+        return (unique, Duplicates([c for c in self._order if len(c)]),
+                {mid for mid, n in counts.items() if n > 1})

@@ -116,7 +116,8 @@ class Deliverer:
             # replies to messages that only the earlier archive had (its ghosts here).
             keys = [message_key(p.record, self.dedupe) for p in plan.messages]
             ticket_id = (self.ledger.ticket_for_keys(keys)
-                         or self.ledger.ticket_for_ids(g.message_id for g in plan.ghosts))
+                         or self.ledger.ticket_for_ids(g.message_id for g in plan.ghosts
+                                                       if not g.excluded))
             if ticket_id is not None:
                 finished = self.ledger.ticket_finished(ticket_id)
         pending = [p.record for p in plan.messages

@@ -86,8 +86,9 @@ def load(path: str | None) -> Overrides:
         where = f"merge[{i}]"
         item = _mapping(path, where, item, ("into", "threads"))
         into = item.get("into")
-        if not isinstance(into, str) or not into:
+        if not isinstance(into, str) or not into.strip().strip("<>"):
             raise ConfigError(path, f"{where}.into", "must name the thread to merge into")
+        into = into.strip().strip("<>")
         sources = _ids(path, f"{where}.threads", item.get("threads"))
         if not sources:
             raise ConfigError(path, f"{where}.threads", "must name at least one thread")
@@ -266,39 +267,47 @@ def _exclude_messages(plans: list[ThreadPlan], named: set[int], spam: bool, staf
         if len(drop) < len(plan.messages):
             gone = {id(p) for p in drop}
             kept = [p for p in plan.messages if id(p) not in gone]
-            holes = [Ghost(p.record.message_id, p.parent_id) for p in drop]
+            holes = [Ghost(p.record.message_id, p.parent_id, excluded=True) for p in drop]
             out.append(regroup(plan.id, kept, list(plan.ghosts) + holes, staff))
     return out
 
 
 def _split(plans: list[ThreadPlan], ov: Overrides, staff: StaffCfg) -> list[ThreadPlan]:
+    """Each named message, with the replies below it, becomes a thread of its own, named by
+    its Message-ID (or its `sha256:` ref where that id is taken: a thread id is never given
+    twice). Replies first, each found where the splits before it left it."""
+    plans = list(plans)
     records = [p.record for plan in plans for p in plan.messages]
-    home = [plan.id for plan in plans for _ in plan.messages]
-    chosen = _resolve(ov, "split", ov.split, records)
-    by_plan: dict[str, list[MessageRecord]] = {}
-    for i in sorted(chosen):
-        by_plan.setdefault(home[i], []).append(records[i])
-    taken = Counter(r.message_id for r in records)
-    out = []
-    for plan in plans:
-        moved = []
-        # Replies first (a plan is in tree order): a message split off with its replies
-        # would take along a reply that is to be split off too.
-        for rec in reversed(by_plan.get(plan.id, ())):
-            if plan.messages[0].record is rec:
-                raise ConfigError(ov.path, "split", f"{rec.message_id} already starts thread"
-                                  f" {plan.id}: nothing to split off")
-            placed, ghosts = list(plan.messages), list(plan.ghosts)
-            sub = _subtree(rec, placed, ghosts)
-            new_id = rec.message_id if taken[rec.message_id] == 1 else f"sha256:{rec.sha256[:16]}"
-            root = [PlacedMessage(p.record, None, Link.ROOT) if p.record is rec else p
-                    for p in placed if id(p) in sub]
-            moved.append(regroup(new_id, root, [g for g in ghosts if id(g) in sub], staff))
-            plan = regroup(plan.id, [p for p in placed if id(p) not in sub],
-                           [g for g in ghosts if id(g) not in sub], staff)
-        out.append(plan)
-        out += reversed(moved)
-    return out
+    chosen = sorted(_resolve(ov, "split", ov.split, records), reverse=True)
+    shared = Counter(r.message_id for r in records)
+    ids = {plan.id for plan in plans}
+    for i in chosen:
+        rec = records[i]
+        at = next(k for k, plan in enumerate(plans)
+                  if any(p.record is rec for p in plan.messages))
+        plan = plans[at]
+        if plan.messages[0].record is rec:
+            raise ConfigError(ov.path, "split", f"{rec.message_id} already starts thread"
+                              f" {plan.id}: nothing to split off")
+        new_id = rec.message_id if shared[rec.message_id] == 1 else f"sha256:{rec.sha256[:16]}"
+        if new_id in ids:
+            new_id = f"sha256:{rec.sha256[:16]}"
+        if new_id in ids:
+            raise ConfigError(ov.path, "split", f"{ov_ref(rec)}: its thread would take the id"
+                              f" {new_id} of another thread")
+        ids.add(new_id)
+        placed, ghosts = list(plan.messages), list(plan.ghosts)
+        sub = _subtree(rec, placed, ghosts)
+        root = [PlacedMessage(p.record, None, Link.ROOT) if p.record is rec else p
+                for p in placed if id(p) in sub]
+        plans[at] = regroup(plan.id, [p for p in placed if id(p) not in sub],
+                            [g for g in ghosts if id(g) not in sub], staff)
+        plans.insert(at + 1, regroup(new_id, root, [g for g in ghosts if id(g) in sub], staff))
+    return plans
+
+
+def ov_ref(rec: MessageRecord) -> str:
+    return f"{rec.message_id} (sha256:{rec.sha256[:16]})"
 
 
 def _subtree(rec: MessageRecord, placed, ghosts) -> set[int]:
@@ -342,8 +351,12 @@ def _merge(plans: list[ThreadPlan], ov: Overrides, staff: StaffCfg) -> list[Thre
             for other in joined[plan.id]:
                 members = {p.record.message_id for p in other.messages}
                 members |= {g.message_id for g in other.ghosts}
+                # Its top messages hang under this thread's first, marked as put there;
+                # so do those under a missing message at its top.
+                tops = {g.message_id for g in other.ghosts if g.parent_id is None}
                 placed += [replace(p, parent_id=root, link=Link.OVERRIDE)
-                           if p.parent_id is None or p.parent_id not in members else p
+                           if p.parent_id is None or p.parent_id not in members
+                           else replace(p, link=Link.OVERRIDE) if p.parent_id in tops else p
                            for p in other.messages]
                 ghosts += [replace(g, parent_id=root) if g.parent_id is None else g
                            for g in other.ghosts]

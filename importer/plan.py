@@ -79,9 +79,15 @@ def regroup(thread_id: str, placed, ghosts, staff: StaffCfg) -> ThreadPlan:
     order = {id(n[2]): i for i, n in enumerate(nodes)}
     children: dict[str, list] = {}
     roots = []
+    first: dict[str, object] = {}
     for node in nodes:
-        mid, parent, _ = node
-        (children.setdefault(parent, []) if parent in ids and parent != mid else roots).append(node)
+        first.setdefault(node[0], node[2])
+    for node in nodes:
+        mid, parent, item = node
+        # An exact copy under its own id (the engine hangs it under its first copy) stays
+        # under that copy, unless it is the first itself.
+        below = parent in ids and (parent != mid or first[mid] is not item)
+        (children.setdefault(parent, []) if below else roots).append(node)
 
     def key(node) -> tuple:
         item = node[2]

@@ -153,10 +153,12 @@ class PlacedMessage:
 
 @dataclass(frozen=True, slots=True)
 class Ghost:
-    """A Message-ID referenced by the archive but not in it."""
+    """A Message-ID referenced by the archive but not in it; or (`excluded`) the place of
+    a message the reviewer left out, which holds its replies where they were."""
 
     message_id: str
     parent_id: str | None
+    excluded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,7 +161,8 @@ def thread_entry(plan: ThreadPlan, ticket: TicketRef | None, imposters: set[str]
             "imposter": p.record.message_id in imposters, "spam": p.record.spam,
             "defects": [d.code + (f": {d.detail}" if d.detail else "") for d in p.record.defects],
         } for p in plan.messages],
-        "ghosts": [{"message_id": g.message_id, "parent_id": g.parent_id} for g in plan.ghosts],
+        "ghosts": [{"message_id": g.message_id, "parent_id": g.parent_id,
+                    **({"excluded": True} if g.excluded else {})} for g in plan.ghosts],
     }
 
 

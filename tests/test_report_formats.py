@@ -270,3 +270,20 @@ def test_files_skipped_as_not_mail_carry_their_sha256(tmp_path, capsys):
     for path, f in skipped.items():
         assert f["sha256"] == hashlib.sha256(Path(path).read_bytes()).hexdigest(), path
     assert len(skipped) == rep["summary"]["files_skipped"]
+
+
+def test_the_html_page_lists_at_most_max_rows_of_duplicates_and_says_so(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A bomb of copies of one mail has millions of duplicates: the page lists the first
+    MAX_ROWS and names the JSON report, which lists every one."""
+    from importer.review import html
+    monkeypatch.setattr(html, "MAX_ROWS", 3)
+    one = mail("same@example.net", "The same mail")
+    mbox = write_mbox(tmp_path / "copies.mbox", [one] * 8)
+    dry_run(capsys, tmp_path, "r.html", "r.json", sources=(mbox,))
+    data = read_json(tmp_path / "r.json")
+    assert data["summary"]["duplicates"] == 7 and len(data["duplicates"]) == 7
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "The first 3 are listed here; the JSON report lists all 7." in page
+    section = page[page.index('<section id="duplicates"'):page.index('<section id="excluded"')]
+    assert section.count("<tr><td>") == 3 and 'data-total="3"' in section

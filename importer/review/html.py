@@ -6,13 +6,15 @@ and style (by nonce) run and lets nothing load, so even a mistake in escaping co
 run a mail's script nor make a request. Text from mail is wrapped in <bdi> (an RLO in a
 subject reorders only itself) and invisible format characters are shown as [U+202E].
 
-Large runs stay usable: each list (threads, duplicates, ...) is held in an inert
-<template> and shown a page at a time; the search and filters work on attributes the
-template wrote (benchmarks/bench_review_html.py measures 50,000 threads).
+Large runs stay usable: each list (threads, duplicates, ...) is written in pages held as
+inert text (script elements of a type no browser runs) and a page is parsed only when
+shown; the search and filters read a JSON index of the threads
+(benchmarks/bench_review_html.py measures 50,000 threads).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -28,6 +30,10 @@ from importer.backends.base import Kind
 from importer.review.charts import month_bars, size_bars
 
 PAGE = 50                     # threads a page (other lists: twice as many rows)
+# Rows of a list other than the threads shown on the page (duplicates, quarantine, ...):
+# a tiny-message bomb has millions of duplicates; the page says how many it leaves to the
+# JSON report, which lists every one.
+MAX_ROWS = 50_000
 MAX_DEPTH_SHOWN = 40          # deeper replies are drawn at this indent, with their depth
 _ENV: jinja2.Environment | None = None
 
@@ -132,7 +138,8 @@ def thread_views(report, dry: bool) -> Iterator[dict]:
         flags = {"subject" if m["link"] == "subject" else "" for m in msgs}
         flags |= {"imposter" if m["imposter"] else "" for m in msgs}
         flags |= {"spam" if m.get("spam") else "" for m in msgs}
-        flags |= {"ghost" if t["ghosts"] else "", "override" if any(
+        flags |= {"ghost" if any(not g.get("excluded") for g in t["ghosts"]) else "",
+                  "override" if any(
             m["link"] == "override" for m in msgs) else ""}
         flags.discard("")
         words = dict.fromkeys([t["id"], t["subject"], *t["requestors"],
@@ -168,6 +175,7 @@ def write_html(fp: IO[str], report) -> None:
     months = Counter(p.first_date.strftime("%Y-%m") for p in report.plans if p.first_date)
     sizes = Counter(len(p.messages) for p in report.plans)
     worth = [f for f in report.files if f["skipped"] or f["notes"] or f["quarantined"]]
+    worth_count, worth = len(worth), worth[:MAX_ROWS]
     nonce = secrets.token_urlsafe(18)
     index: list = []
     view = {
@@ -177,9 +185,10 @@ def write_html(fp: IO[str], report) -> None:
         "first": min(dates, key=datetime.timestamp).date().isoformat() if dates else "",
         "last": max(dates, key=datetime.timestamp).date().isoformat() if dates else "",
         "months": month_bars(months), "sizes": size_bars(sizes),
-        "sources": per_source(report), "files": worth,
-        "duplicates": report.duplicates, "quarantine": report.quarantine,
-        "excluded": report.excluded, "max_depth": MAX_DEPTH_SHOWN,
+        "sources": per_source(report), "files": worth, "files_count": worth_count,
+        "duplicates": itertools.islice(report.duplicates, MAX_ROWS),
+        "quarantine": report.quarantine[:MAX_ROWS], "excluded": report.excluded[:MAX_ROWS],
+        "max_rows": MAX_ROWS, "max_depth": MAX_DEPTH_SHOWN,
         "undated": sum(1 for p in report.plans if not p.first_date),
     }
     for chunk in _env().get_template("report.html.j2").generate(**view):

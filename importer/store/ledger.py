@@ -10,6 +10,7 @@ and asks the backend what it actually did (see deliver.py).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import enum
 import sqlite3
 import threading
@@ -251,13 +252,15 @@ class Ledger:
         from importer.deliver import message_key
         left_out = {(e.source.path, e.source.index) for e in excluded}
         kept = {r.source: message_key(r, dedupe) for r in unique}
-        rows = [(self.destination, r.source.path, r.source.index, r.source.offset, r.sha256,
-                 r.message_id, kept[r.source], "excluded" if (r.source.path, r.source.index)
-                 in left_out else "unique") for r in unique]
-        rows += [(self.destination, d.dropped.path, d.dropped.index, d.dropped.offset,
-                  d.sha256, d.message_id, kept.get(d.kept), "duplicate") for d in duplicates]
-        rows += [(self.destination, q.source.path, q.source.index, q.source.offset, q.sha256,
-                  "", None, "quarantined") for q in quarantine]
+        dest = self.destination
+        rows = itertools.chain(   # streamed: millions of duplicates are never a list here
+            ((dest, r.source.path, r.source.index, r.source.offset, r.sha256, r.message_id,
+              kept[r.source], "excluded" if (r.source.path, r.source.index) in left_out
+              else "unique") for r in unique),
+            ((dest, d.dropped.path, d.dropped.index, d.dropped.offset, d.sha256, d.message_id,
+              kept.get(d.kept), "duplicate") for d in duplicates),
+            ((dest, q.source.path, q.source.index, q.source.offset, q.sha256, "", None,
+              "quarantined") for q in quarantine))
         with self.atomic(), self.lock:
             self.conn.executemany("INSERT OR REPLACE INTO ledger_sources VALUES"
                                   " (?,?,?,?,?,?,?,?)", rows)

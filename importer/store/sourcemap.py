@@ -13,6 +13,8 @@ import json
 import sqlite3
 from typing import IO, Iterator
 
+from importer.review.table import cell
+
 COLUMNS = ("path", "index", "message_id", "sha256", "ticket", "entry", "status")
 # status: imported | duplicate (the ticket and entry of the copy kept) | excluded (by the
 # reviewer's overrides) | pending (not delivered yet: run again) | quarantined
@@ -36,6 +38,8 @@ def rows(conn: sqlite3.Connection, destination: str) -> Iterator[dict]:
             mid, done = None, False
         elif status == "unique":
             status = "imported" if done else "pending"
+        elif done:           # in a ticket, whatever a later run's overrides left out
+            status = "imported" if status in ("unique", "excluded") else status
         elif status == "excluded" or (key is not None and key in left_out):
             status, ticket, entry = "excluded", None, None
         elif not done:
@@ -52,7 +56,10 @@ def write(conn: sqlite3.Connection, destination: str, out: IO[str], fmt: str) ->
         writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in rows(conn, destination):
-            writer.writerow(row)
+            # Text from mail a spreadsheet would take for a formula gets a leading "'"
+            # (review/table.py); JSON holds every value as stored.
+            writer.writerow({**row, "path": cell(row["path"]),
+                             "message_id": cell(row["message_id"] or "")})
             n += 1
         return n
     out.write("[")

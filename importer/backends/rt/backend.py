@@ -128,7 +128,7 @@ class RTBackend:
 
     def lookup(self, plan: ThreadPlan) -> Found | None:
         ids = [plan.id, *(p.record.message_id for p in plan.messages),
-               *(g.message_id for g in plan.ghosts)]
+               *(g.message_id for g in plan.ghosts if not g.excluded)]
         keys = list(dict.fromkeys(thread_key(i) for i in ids if i))
         qid = self._queue()
         for n in range(0, len(keys), LOOKUP_BATCH):
