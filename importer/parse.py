@@ -41,6 +41,7 @@ from importer.mail import contenthash
 from importer.mail.dates import from_line_date, parse_date
 from importer.mail.decode import (decode_header_ex, decode_raw, guess_codec, parse_addresses,
                                  unobfuscate)
+from importer.mail.mimeshape import over_bounds
 from importer.mail.headers import (header_bounds, header_fields, preview, spam_flagged,
                                    unreadable_reason)
 from importer.config import LimitsCfg, StaffCfg
@@ -89,10 +90,12 @@ def _parse(raw: RawMessage, limits: LimitsCfg, staff: StaffCfg | None) -> Messag
     start, head_end, body_start, defects = header_bounds(data, limits.max_header_bytes)
     head = data[start:head_end]
     fields, count, leftover = header_fields(head, defects)
-    reason = unreadable_reason(data, head, fields) or _over_limits(defects, count, limits)
+    body = data[body_start:]
+    reason = (unreadable_reason(data, head, fields) or _over_limits(defects, count, limits)
+              or over_bounds(data, body, (fields.get("content-type") or (None,))[0],
+                             limits.max_mime_depth, limits.max_mime_parts))
     if reason:
         return Unreadable(raw.source, reason, data)
-    body = data[body_start:]
     if leftover:              # lines after the header ended inside the header block
         body = leftover + b"\n" + body
     return _build(raw, fields, count, body, defects, staff)

@@ -79,3 +79,39 @@ def test_limits_are_validated_with_the_key_named(tmp_path, capsys):
     cfg.write_text("limits: {max_mime_depth: 0}\n")
     assert main(["status", "--config", str(cfg), "--store", str(tmp_path / "s")]) == 2
     assert "limits.max_mime_depth: must be between 1 and 1000" in capsys.readouterr().err
+
+
+def _nested(n: int, depth: int) -> bytes:
+    body = b"".join(b"--b%d\nContent-Type: multipart/mixed; boundary=b%d\n\n" % (i - 1, i)
+                    for i in range(1, depth))
+    body += b"--b%d\nContent-Type: text/plain\n\ninnermost\n" % (depth - 1)
+    body += b"".join(b"--b%d--\n" % i for i in reversed(range(depth)))
+    return msg(n, body, extra=b"Content-Type: multipart/mixed; boundary=b0\n")
+
+
+def _parts(n: int, count: int) -> bytes:
+    body = b"".join(b"--B\nContent-Type: text/plain\n\npart %d\n" % i for i in range(count))
+    return msg(n, body + b"--B--\n", extra=b"Content-Type: multipart/mixed; boundary=B\n")
+
+
+def test_mime_nesting_and_parts_past_their_bounds_are_quarantined_with_their_bytes(tmp_path):
+    """MIME depth and parts are bounds like the others: a message past one is quarantined
+    with the reason and its raw bytes (it was imported with the rest kept as one attached
+    file); one just inside is imported whole."""
+    deep, shallow = _nested(1, 9), _nested(2, 8)
+    many, enough = _parts(3, 50), _parts(4, 49)
+    box = tmp_path / "box.mbox"
+    box.write_bytes(b"\n".join(FROM + m for m in (deep, shallow, many, enough)))
+    code, rep = _run(tmp_path, box, limits="max_mime_depth: 8, max_mime_parts: 50")
+    assert code == 0
+    s = rep["summary"]
+    assert (s["messages_read"], s["quarantined"], s["messages_unique"]) == (4, 2, 2)
+    reasons = sorted(q["reason"] for q in rep["quarantine"])
+    assert reasons == ["MIME parts nested deeper than 8 levels (limits.max_mime_depth)",
+                       "more than 50 MIME parts (limits.max_mime_parts)"]
+    conn = sqlite3.connect(tmp_path / "s.sqlite")
+    kept = {raw for (raw,) in conn.execute("SELECT raw FROM quarantine")}
+    assert kept == {deep, many}                         # byte-exact
+    attached = conn.execute("SELECT count(*) FROM attachments").fetchone()[0]
+    assert attached == 0                                # nothing cut into a "-rest" file
+    assert {m["subject"] for t in rep["threads"] for m in t["messages"]} == {"Case 2", "Case 4"}
