@@ -119,3 +119,43 @@ def test_every_write_point_interrupted_then_rerun_ends_as_a_clean_run(tmp_path, 
         assert _run(src, store) == 0, stop
         assert dump(store) == expected, stop
         store.unlink()
+
+
+def test_a_thread_failing_inside_a_batch_is_undone_alone_and_a_rerun_finishes_it(
+        tmp_path, monkeypatch):
+    """Threads commit in batches (deliver.BATCH_THREADS); each is a savepoint inside. A
+    thread whose third message fails after its ticket and two entries were written leaves
+    nothing of itself, is recorded as failed, and the threads around it in the same batch
+    commit; the rerun then ends as a clean run."""
+    from importer.backends.local import LocalBackend
+    from importer.errors import BackendError
+    src = _archive(tmp_path)
+    clean = tmp_path / "clean.sqlite"
+    assert _run(src, clean) == 0
+    c = sqlite3.connect(clean)
+    victim, = c.execute("SELECT thread_id FROM tickets t WHERE (SELECT count(*) FROM entries"
+                        " WHERE ticket_id = t.id) >= 3 ORDER BY id LIMIT 1").fetchone()
+    third, = c.execute("SELECT e.message_id FROM entries e JOIN tickets t ON t.id = e.ticket_id"
+                       " WHERE t.thread_id = ? AND e.position = 2", (victim,)).fetchone()
+    total = c.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    c.close()
+    real = LocalBackend.add_message
+
+    def add_message(self, ticket, msg, *, incremental):
+        if msg.message_id == third:
+            raise BackendError("the disk said no", message_id=msg.message_id)
+        return real(self, ticket, msg, incremental=incremental)
+    monkeypatch.setattr(LocalBackend, "add_message", add_message)
+    store = tmp_path / "s.sqlite"
+    assert _run(src, store) == 3                        # some threads failed
+    c = sqlite3.connect(store)
+    assert c.execute("SELECT count(*) FROM tickets WHERE thread_id = ?", (victim,)).fetchone() == (0,)
+    assert c.execute("SELECT count(*) FROM tickets").fetchone() == (total - 1,)
+    assert c.execute("SELECT state FROM ledger_threads WHERE thread_id = ?",
+                     (victim,)).fetchone() == ("failed",)
+    assert c.execute("SELECT count(*) FROM entries WHERE ticket_id NOT IN"
+                     " (SELECT id FROM tickets)").fetchone() == (0,)
+    c.close()
+    monkeypatch.setattr(LocalBackend, "add_message", real)
+    assert _run(src, store) == 0
+    assert dump(store) == dump(clean)

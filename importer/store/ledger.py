@@ -59,9 +59,11 @@ class Ledger:
             return
         with self.lock:
             outer = self._atomic == 0
-            if outer:
-                self.conn.execute("BEGIN IMMEDIATE")
             self._atomic += 1
+            # The outermost block is the transaction; one inside it (a thread inside a batch
+            # of threads) is a savepoint, undone alone when it fails.
+            name = f"atomic{self._atomic}"
+            self.conn.execute("BEGIN IMMEDIATE" if outer else f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
@@ -69,11 +71,13 @@ class Ledger:
                 self._atomic -= 1
                 if outer:
                     self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
             raise
         with self.lock:
             self._atomic -= 1
-            if outer:
-                self.conn.execute("COMMIT")
+            self.conn.execute("COMMIT" if outer else f"RELEASE {name}")
 
     def begin_delivery(self) -> None:
         """Note whether anything is recorded for this destination yet.
