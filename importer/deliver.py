@@ -25,6 +25,7 @@ from typing import Callable
 
 from importer.errors import AuthError, BackendError, MismatchError
 from importer.records import MessageContent, MessageRecord, ThreadPlan, TicketRef
+from importer.parsepool import batches
 from importer.retry import RetryPolicy
 from importer.store.ledger import Ledger, MessageState, ThreadState
 
@@ -110,15 +111,8 @@ class Deliverer:
         if not self.backend.transactional:
             yield from ([p] for p in plans)
             return
-        batch, size = [], 0
-        for plan in plans:
-            batch.append(plan)
-            size += len(plan.messages)
-            if len(batch) >= BATCH_THREADS or size >= BATCH_MESSAGES:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
+        yield from batches(plans, BATCH_THREADS, lambda plan: len(plan.messages),
+                           BATCH_MESSAGES)
 
     def thread(self, plan: ThreadPlan) -> Outcome:
         try:

@@ -62,12 +62,19 @@ def _done(entry):
 
 
 def _chunks(items) -> Iterator[list]:
-    chunk, size = [], 0
+    return batches(items, CHUNK_MESSAGES, lambda item: len(item.raw), CHUNK_BYTES)
+
+
+def batches(items, most: int, weight, heaviest: int) -> Iterator[list]:
+    """Runs of consecutive items, in order: at most `most` items and, once their summed
+    `weight(item)` reaches `heaviest`, no more (parse chunks here; delivery's batches of
+    threads in deliver.py)."""
+    batch, size = [], 0
     for item in items:
-        chunk.append(item)
-        size += len(item.raw)
-        if len(chunk) >= CHUNK_MESSAGES or size >= CHUNK_BYTES:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
+        batch.append(item)
+        size += weight(item)
+        if len(batch) >= most or size >= heaviest:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch

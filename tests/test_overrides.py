@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from importer import overrides
 from importer.cli import main
+from mailbuild import mail, write_mbox
 from importer.errors import ConfigError
 from importer.review.html import snippet, yaml_str
 
@@ -43,21 +44,6 @@ IMPOSTER_ID = "formmail@www.example.net"                  # two different mails 
 
 
 # -- small archives ------------------------------------------------------------------
-
-def mail(mid: str, subject: str = "Printer on fire", *, day: int = 1, reply_to: str | None = None,
-         sender: str = "carol@example.net", headers: str = "") -> bytes:
-    refs = f"In-Reply-To: <{reply_to}>\nReferences: <{reply_to}>\n" if reply_to else ""
-    return (f"From: {sender}\nTo: hello@example.org\nSubject: {subject}\n"
-            f"Date: Mon, {day:02d} Feb 2015 10:00:00 +0000\nMessage-ID: <{mid}>\n{refs}{headers}"
-            f"\nBody of {mid}\n").encode()
-
-
-def write_mbox(path: Path, messages: list[bytes]) -> Path:
-    with open(path, "wb") as fp:
-        for m in messages:
-            fp.write(b"From carol@example.net Mon Feb  2 10:00:00 2015\n" + m + b"\n")
-    return path
-
 
 def small_archive(tmp_path: Path) -> Path:
     """a1 <- a2 <- a3 (one thread), b1 <- b2, c1 alone."""

@@ -18,26 +18,12 @@ import pytest
 
 import importer
 from importer.cli import main
+from mailbuild import mail, write_mbox
 from importer.review.table import COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 CONFIG = FIXTURES / "helpdesk.yaml"
-
-
-def mail(mid: str, subject: str, *, day: int = 1, sender: str = "carol@example.net",
-         reply_to: str | None = None) -> bytes:
-    refs = f"In-Reply-To: <{reply_to}>\nReferences: <{reply_to}>\n" if reply_to else ""
-    return (f"From: {sender}\nTo: hello@example.org\nSubject: {subject}\n"
-            f"Date: Mon, {day:02d} Feb 2015 10:00:00 +0000\nMessage-ID: <{mid}>\n{refs}"
-            f"\nBody of {mid}\n").encode()
-
-
-def write_mbox(path: Path, messages: list[bytes]) -> Path:
-    with open(path, "wb") as fp:
-        for m in messages:
-            fp.write(b"From carol@example.net Mon Feb  2 10:00:00 2015\n" + m + b"\n")
-    return path
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:

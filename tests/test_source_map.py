@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from importer.cli import main
+from mailbuild import mail, write_mbox
+from test_local_store_interrupts import Interrupting
 from importer.store import schema
 from importer.store.sourcemap import COLUMNS
 
@@ -22,22 +24,7 @@ CONFIG = str(FIXTURES / "helpdesk.yaml")
 KEYS = {"path", "index", "message_id", "sha256", "ticket", "entry", "status"}
 
 
-def mail(mid: str, subject: str = "Printer on fire", *, day: int = 1,
-         reply_to: str | None = None) -> bytes:
-    refs = f"In-Reply-To: <{reply_to}>\nReferences: <{reply_to}>\n" if reply_to else ""
-    return (f"From: carol@example.net\nTo: hello@example.org\nSubject: {subject}\n"
-            f"Date: Mon, {day:02d} Feb 2015 10:00:00 +0000\nMessage-ID: <{mid}>\n{refs}"
-            f"\nBody of {mid}\n").encode()
-
-
 JUNK = b"\x00\x01\x02 not a header at all\n"
-
-
-def write_mbox(path: Path, messages: list[bytes]) -> Path:
-    with open(path, "wb") as fp:
-        for m in messages:
-            fp.write(b"From carol@example.net Mon Feb  2 10:00:00 2015\n" + m + b"\n")
-    return path
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
@@ -245,27 +232,6 @@ def test_running_again_maps_each_message_once(tmp_path, capsys):
     again, _ = source_map(capsys, store)
     assert len(first) == rep["summary"]["messages_read"] == 3
     assert again == first
-
-
-class Interrupting(sqlite3.Connection):
-    """Ctrl-C (KeyboardInterrupt) at the `stop`-th write statement of the process."""
-
-    seen = 0
-    stop: int | None = None
-
-    def _count(self, sql: str) -> None:
-        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "REPLACE")):
-            Interrupting.seen += 1
-            if Interrupting.seen == Interrupting.stop:
-                raise KeyboardInterrupt
-
-    def execute(self, sql, *args):
-        self._count(sql)
-        return super().execute(sql, *args)
-
-    def executemany(self, sql, *args):
-        self._count(sql)
-        return super().executemany(sql, *args)
 
 
 def test_an_interrupted_run_resumed_maps_each_message_once(tmp_path, capsys, monkeypatch):
