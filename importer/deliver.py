@@ -66,11 +66,6 @@ def message_key(rec: MessageRecord, dedupe: bool) -> str:
 BATCH_THREADS, BATCH_MESSAGES = 64, 256   # a batch is lost at most by a kill -9: seconds
 
 
-def progress_many(progress, outcomes) -> None:
-    for outcome in outcomes:
-        progress(outcome)
-
-
 class Deliverer:
     def __init__(self, backend, ledger: Ledger, load: Callable[[MessageRecord], MessageContent],
                  *, dedupe: bool = True, retry: RetryPolicy = RetryPolicy()):
@@ -96,7 +91,8 @@ class Deliverer:
                       else contextlib.nullcontext()):
                     for plan in batch:
                         outcomes.append(self.thread(plan))
-                progress_many(progress, outcomes[-len(batch):])
+                for outcome in outcomes[-len(batch):]:
+                    progress(outcome)
             return outcomes
         with ThreadPoolExecutor(max_workers=workers) as pool:
             outcomes = []

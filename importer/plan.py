@@ -56,10 +56,16 @@ def _plan(thread, records: list[MessageRecord], staff: StaffCfg) -> ThreadPlan:
                 ghosts.append(Ghost(node.message_id, parent))
         else:
             placed.append(PlacedMessage(records[node.key], parent, Link(node.link)))
+    return _made(thread.id, placed, ghosts, staff)
+
+
+def _made(thread_id: str, placed, ghosts, staff: StaffCfg) -> ThreadPlan:
+    """The plan of messages in tree order: its subject (the first message's), dates and
+    requestors."""
     msgs = [p.record for p in placed]
     dates = [r.date for r in msgs if r.date is not None]
     return ThreadPlan(
-        id=thread.id, subject=msgs[0].subject if msgs else "", requestors=requestors(msgs, staff),
+        id=thread_id, subject=msgs[0].subject if msgs else "", requestors=requestors(msgs, staff),
         first_date=min(dates, key=_utc) if dates else None,
         last_date=max(dates, key=_utc) if dates else None,
         messages=tuple(placed), ghosts=tuple(ghosts))
@@ -105,14 +111,7 @@ def regroup(thread_id: str, placed, ghosts, staff: StaffCfg) -> ThreadPlan:
         if isinstance(node[2], PlacedMessage):
             out.append(node[2])
         stack.extend(sorted(children.pop(node[0], ()), key=key, reverse=True))
-    msgs = [p.record for p in out]
-    dates = [r.date for r in msgs if r.date is not None]
-    return ThreadPlan(
-        id=thread_id, subject=msgs[0].subject if msgs else "",
-        requestors=requestors(msgs, staff),
-        first_date=min(dates, key=_utc) if dates else None,
-        last_date=max(dates, key=_utc) if dates else None,
-        messages=tuple(out), ghosts=tuple(ghosts))
+    return _made(thread_id, out, ghosts, staff)
 
 
 def requestors(msgs: list[MessageRecord], staff: StaffCfg) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from typing import IO, Callable, Iterator
 
 from importer import accounts
 from importer.mail.dates import iso
+from importer.overrides import message_ref
 from importer.records import Duplicate, Excluded, Quarantined, ThreadPlan, TicketRef
 
 FORMAT = "archive-import-report/1"
@@ -146,7 +147,6 @@ def write_reports(paths, report: Report) -> None:
 
 
 def thread_entry(plan: ThreadPlan, ticket: TicketRef | None, imposters: set[str]) -> dict:
-    from importer.overrides import message_ref
     return {
         "id": plan.id, "subject": plan.subject, "requestors": list(plan.requestors),
         "first_date": iso(plan.first_date), "last_date": iso(plan.last_date),

@@ -273,3 +273,16 @@ def test_the_html_page_lists_at_most_max_rows_of_duplicates_and_says_so(tmp_path
     assert "The first 3 are listed here; the JSON report lists all 7." in page
     section = page[page.index('<section id="duplicates"'):page.index('<section id="excluded"')]
     assert section.count("<tr><td>") == 3 and 'data-total="3"' in section
+
+
+def test_the_html_report_records_version_time_command_sources_and_config_digest(tmp_path,
+                                                                                capsys):
+    dry_run(capsys, tmp_path, "r.html", "r.json")
+    meta = read_json(tmp_path / "r.json")["meta"]
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    head = page[page.index("<header>"):page.index("</header>")]
+    assert f"{meta['tool']} {meta['version']}" in head and meta["created"] in head
+    assert "archive-import dry-run" in head and "r.html" in head          # the command
+    assert meta["config"]["sha256"] in head                              # in full, as a title
+    section = page[page.index('<table class="sources">'):page.index("</table>")]
+    assert all(s in section for s in meta["sources"])

@@ -135,17 +135,17 @@ def thread_pages(report, dry: bool, index: list, size: int) -> Iterator[list[dic
 def thread_views(report, dry: bool) -> Iterator[dict]:
     for n, t in enumerate(report.threads(), 1):
         msgs = t["messages"]
-        flags = {"subject" if m["link"] == "subject" else "" for m in msgs}
-        flags |= {"imposter" if m["imposter"] else "" for m in msgs}
-        flags |= {"spam" if m.get("spam") else "" for m in msgs}
-        flags |= {"ghost" if any(not g.get("excluded") for g in t["ghosts"]) else "",
-                  "override" if any(
-            m["link"] == "override" for m in msgs) else ""}
-        flags.discard("")
+        links = {m["link"] for m in msgs}
+        flags = [flag for flag, present in (
+            ("ghost", any(not g.get("excluded") for g in t["ghosts"])),
+            ("imposter", any(m["imposter"] for m in msgs)),
+            ("override", "override" in links),
+            ("spam", any(m["spam"] for m in msgs)),
+            ("subject", "subject" in links)) if present]
         words = dict.fromkeys([t["id"], t["subject"], *t["requestors"],
                                *(m["message_id"] for m in msgs), *(m["from"] for m in msgs)])
         ticket = t["ticket"]
-        yield {"n": n, "t": t, "rows": tree_rows(t), "flags": " ".join(sorted(flags)),
+        yield {"n": n, "t": t, "rows": tree_rows(t), "flags": " ".join(flags),
                "search": " ".join(words).lower(), "snippet": snippet(t),
                "first": _day(t["first_date"]), "last": _day(t["last_date"]),
                "ticket": (f"{ticket['backend']} #{ticket['id']}" if ticket
