@@ -6,7 +6,7 @@ import base64
 from datetime import timezone
 from email.message import EmailMessage
 
-from importer.mail import content
+from importer.mail import content, entity
 from importer.mail.content import extract
 
 
@@ -242,7 +242,7 @@ def test_email_message_roundtrip_keeps_every_attachment():
 
 
 def test_header_block_past_its_bound_is_read_as_body(monkeypatch):
-    monkeypatch.setattr(content, "MAX_HEADER", 200)
+    monkeypatch.setattr(entity, "MAX_HEADER", 200)
     raw = b"From: a@example.org\n" + b"X-Junk: filler\n" * 100 + b"\nreal body\n"
     c = extract(raw, message_id="x")
     assert c.from_ == "a@example.org"

@@ -2,46 +2,38 @@
 
 The MIME tree is walked here, over the raw bytes, with an explicit stack: the standard library's
 feed parser nests one generator per multipart level and raises RecursionError on a deep nesting
-bomb, so it only ever parses headers (`Parser(policy=compat32)`, headersonly) and the bodies are
-split at their boundaries (RFC 2046 section 5.1.1) by `_split`. Because bodies stay slices of the
+bomb, so it only ever reads headers (compat32's way) and the bodies are split at their boundaries
+(RFC 2046 section 5.1.1): both in `importer.mail.entity`. Because bodies stay slices of the
 original bytes, an attached message/rfc822 is handed on byte for byte.
 
 Bounds (hostile mail): multiparts nest at most MAX_DEPTH deep and a message yields at most
 MAX_PARTS parts; what lies past a bound is never dropped but kept whole as one attachment.
-A header block ends at MAX_HEADER bytes; the rest is read as body.
+A header block ends at entity.MAX_HEADER bytes; the rest is read as body.
 """
 
 from __future__ import annotations
 
 import binascii
-import functools
 import mimetypes
 import re
 import unicodedata
 from datetime import datetime, timezone
 from email.message import Message
-from email.parser import Parser
-from email.policy import compat32
 from email.utils import parsedate_to_datetime
 
 from importer.mail.decode import decode_bytes, decode_header
+from importer.mail.entity import parse_entity, split
 from importer.mail.html2text import html_to_text
 from importer.records import Attachment, MessageContent
 
 MAX_DEPTH = 32
 MAX_PARTS = 1000
 MAX_NAME = 120
-MAX_HEADER = 1 << 20   # bytes of one header block; hostile "a: b" lines past it are body text
 
 _BODY_TYPES = ("text/plain", "text/html")
 _MESSAGE_TYPES = ("message/rfc822", "message/global")   # RFC 6532 section 3.5
-# RFC 5322 section 2.2 field lines, as email.feedparser's headerRE reads them.
-_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[ \t]")
-_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)?")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _UNFOLD = re.compile(r"\r\n|\r|\n")
-_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
-_FOLDING = re.compile(r"\r?\n(?=[ \t])")
 _EXTENSIONS = {
     "text/plain": ".txt", "text/html": ".html", "text/calendar": ".ics", "text/csv": ".csv",
     "text/x-vcard": ".vcf", "text/vcard": ".vcf", "image/jpeg": ".jpg", "image/png": ".png",
@@ -58,45 +50,14 @@ _BUILTIN_TYPES = mimetypes.MimeTypes()
 class _Part:
     """One MIME entity: its parsed headers and its slice of the raw bytes."""
 
-    __slots__ = ("headers", "whole", "body", "depth", "number", "role", "signed")
+    __slots__ = ("headers", "whole", "body", "depth", "number", "role", "signed", "ctype")
 
     def __init__(self, whole: memoryview, depth: int, role: str, default_type: str):
-        self.headers, self.body = _parse_entity(whole)
+        self.headers, self.body = parse_entity(whole)
         self.headers.set_default_type(default_type)
         self.whole, self.depth, self.role, self.number = whole, depth, role, 0
         self.signed = False       # the content part of a multipart/signed (RFC 1847)
-
-    @property
-    def ctype(self) -> str:
-        return self.headers.get_content_type()
-
-
-def _header_end(data: memoryview) -> tuple[int, int]:
-    """Where the header block ends and the body starts (a blank line, or the first non-header)."""
-    pos, size = 0, len(data)
-    while pos < min(size, MAX_HEADER):
-        line = _LINE.match(data, pos).group()
-        if line in (b"\r\n", b"\n", b"\r"):
-            return pos, pos + len(line)
-        if not _HEADER_LINE.match(line):
-            return pos, pos          # RFC 5322 says a blank line; feedparser starts the body
-        pos += len(line)
-    return pos, pos                      # all headers, or past MAX_HEADER: the rest is body
-
-
-def _parse_entity(whole: memoryview) -> tuple[Message, memoryview]:
-    end, body_start = _header_end(whole)
-    head = bytes(whole[:end])
-    try:
-        text = head.decode("utf-8")          # RFC 6532 headers; plain ASCII is valid UTF-8
-    except UnicodeDecodeError:
-        # Raw 8-bit headers are undeclared; the mailer that wrote them wrote its body in the
-        # same charset, so the body's declared charset is the first guess.
-        charset = _CHARSET.search(head)
-        text = decode_bytes(head, charset.group(1).decode("ascii") if charset else None)
-    # Unfolded first (RFC 5322 2.2.3), or a folded boundary="simple\r\n boundary" is not found.
-    text = _FOLDING.sub("", text)
-    return Parser(policy=compat32).parsestr(text, headersonly=True), whole[body_start:]
+        self.ctype = self.headers.get_content_type()
 
 
 # -- transfer encodings (RFC 2045 section 6) --------------------------------------------------
@@ -169,34 +130,6 @@ def _boundary(headers: Message) -> bytes | None:
     return boundary.encode("utf-8", "surrogateescape")
 
 
-@functools.lru_cache(maxsize=512)        # a boundary recurs (digests, lists): compile once
-def _delimiter(boundary: bytes) -> re.Pattern:
-    return re.compile(rb"^--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r\n|\r|\n|\Z)",
-                      re.MULTILINE)
-
-
-def _split(body: memoryview, boundary: bytes) -> list[tuple[int, int]]:
-    """(start, end) of each body part between the delimiter lines of `boundary`."""
-    delimiter = _delimiter(boundary)
-    spans: list[tuple[int, int]] = []
-    start = None
-    for m in delimiter.finditer(body):
-        if start is not None:
-            end = m.start()
-            # The line break before a delimiter belongs to the delimiter (RFC 2046 5.1.1).
-            if end - start >= 2 and body[end - 2:end] == b"\r\n":
-                end -= 2
-            elif end > start and body[end - 1] in (10, 13):
-                end -= 1
-            spans.append((start, end))
-        if m.group(1):
-            return spans                       # close delimiter: the epilogue is not a part
-        start = m.end()
-    if start is not None:                      # no close delimiter: the last part runs on
-        spans.append((start, len(body)))
-    return spans
-
-
 # -- the walk ---------------------------------------------------------------------------------
 
 class _Walk:
@@ -244,7 +177,7 @@ class _Walk:
             self._attach(part)                # kept whole, headers and all
             return []
         boundary = _boundary(part.headers)
-        spans = _split(part.body, boundary) if boundary else []
+        spans = split(part.body, boundary) if boundary else []
         if not spans:
             return None                       # a client shows such a body as text; so do we
         # RFC 2046 5.1.5: in a digest the parts are messages unless they say otherwise.
@@ -359,7 +292,7 @@ def _filename(headers: Message) -> str:
 
 def _message_name(data: bytes) -> str:
     """An attached message is named for its subject, as mail clients save it."""
-    headers, _ = _parse_entity(memoryview(data))
+    headers, _ = parse_entity(memoryview(data))
     subject = _clean_name(_header(headers, "subject"), 80)
     return f"{subject or 'message'}.eml"
 
