@@ -71,6 +71,11 @@ class Deliverer:
                  *, dedupe: bool = True, retry: RetryPolicy = RetryPolicy()):
         self.backend, self.ledger, self.load = backend, ledger, load
         self.dedupe, self.retry = dedupe, retry
+        # Write-ahead records ("creating", "adding") say what a lost answer may have done.
+        # A backend in the store file commits a thread whole with its ledger rows, so no
+        # step of it can outlive its records: it writes only the outcome (a third of a
+        # local import's ledger writes were records its own commit made pointless).
+        self.write_ahead = not backend.transactional
 
     def run(self, plans: list[ThreadPlan], *, workers: int = 1,
             progress: Callable[[Outcome], None] = lambda o: None) -> list[Outcome]:
@@ -173,7 +178,8 @@ class Deliverer:
 
     def _create(self, plan: ThreadPlan, first: MessageRecord) -> TicketRef:
         content = self.load(first)
-        self.ledger.set_thread(plan.id, None, ThreadState.CREATING, first_date=plan.first_date)
+        if self.write_ahead:
+            self.ledger.set_thread(plan.id, None, ThreadState.CREATING, first_date=plan.first_date)
         ticket, entry = self._attempt(
             lambda: self.backend.create_ticket(plan, content), what="creating the ticket",
             recover=lambda: self._found_ticket(plan, content))
@@ -194,7 +200,8 @@ class Deliverer:
         key = message_key(rec, self.dedupe)
         self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, entry, MessageState.DONE,
                                 date=rec.date)
-        self.ledger.set_thread(plan.id, ticket.id, ThreadState.OPEN)
+        if self.write_ahead:
+            self.ledger.set_thread(plan.id, ticket.id, ThreadState.OPEN)
 
     def _add(self, plan, ticket: TicketRef, rec: MessageRecord, *, incremental: bool,
              known: bool) -> int:
@@ -208,7 +215,9 @@ class Deliverer:
                                   what=f"looking for <{rec.message_id}>")
         added = entry is None
         if entry is None:
-            self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, None, MessageState.ADDING)
+            if self.write_ahead:
+                self.ledger.set_message(key, rec.message_id, plan.id, ticket.id, None,
+                                        MessageState.ADDING)
             entry = self._attempt(
                 lambda: self.backend.add_message(ticket, content, incremental=incremental),
                 what=f"adding <{rec.message_id}>",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Iterable, Iterator
 
@@ -26,6 +27,13 @@ WINDOW = 4                  # chunks in flight per worker
 def workers_for(input_bytes: int) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return min(cores or 1, 4) if input_bytes >= MIN_BYTES else 1
+
+
+def quiet_worker() -> None:
+    """Ctrl-C reaches the whole process group: the main process decides what it means (roll
+    back, record the run as interrupted, say how to resume); a worker must not die of it
+    first and turn the interruption into a broken pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _parse_chunk(chunk, limits, staff):
@@ -46,7 +54,8 @@ def parsed(items: Iterable[RawMessage | Unreadable], limits: LimitsCfg,
     # (SQLite forbids using a connection across fork) and its threads' locks.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["importer.parsepool"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=quiet_worker) as pool:
         pending: collections.deque = collections.deque()
         for chunk in _chunks(items):
             pending.append((chunk, pool.submit(_parse_chunk, chunk, limits, staff)))

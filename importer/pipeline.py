@@ -7,19 +7,17 @@ once, by backends.open_destination. This page is the whole control flow of a run
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
-from dataclasses import replace
 from typing import Callable
 
-from importer import accounts, overrides, parsepool, progress
+from importer import accounts, contentpool, overrides, parsepool, progress
 from importer.backends import Destination, open_destination
 from importer.config import Config, LimitsCfg, StaffCfg
 from importer.dedupe import Deduper
 from importer.deliver import Deliverer
 from importer.errors import BackendError
-from importer.mail.content import extract
-from importer.parse import display_headers
 from importer.plan import build_plans
 from importer.read.archive import Archive, no_gc
 from importer.records import MessageContent, MessageRecord, Quarantined, Unreadable
@@ -97,26 +95,25 @@ def dedupe_stage(deduper: Deduper):
 
 def deliver_stage(plans, archive: Archive, dest: Destination, cfg: Config, quiet: bool):
     """One ticket per plan, through the destination's backend, ledger and retry budget."""
-    deliverer = Deliverer(dest.backend, dest.ledger, _loader(archive, dest.backend, cfg.limits),
-                          dedupe=cfg.dedupe.enabled, retry=dest.retry)
-    with progress.bar(len(plans), "tickets", quiet) as bar:
-        return deliverer.run(plans, workers=dest.workers, progress=lambda o: bar.update(1))
+    with _loader(plans, archive, dest, cfg.limits) as load:
+        deliverer = Deliverer(dest.backend, dest.ledger, load, dedupe=cfg.dedupe.enabled,
+                              retry=dest.retry)
+        with progress.bar(len(plans), "tickets", quiet) as bar:
+            return deliverer.run(plans, workers=dest.workers, progress=lambda o: bar.update(1))
 
 
-def _loader(archive: Archive, backend, limits: LimitsCfg):
-    """Read a message again by its source position, for delivery; check it is unchanged."""
-    def load(rec: MessageRecord) -> MessageContent:
-        if not backend.needs_content:
-            return header_only(rec)
-        raw = archive.read(rec.source)
-        if hashlib.sha256(raw).hexdigest() != rec.sha256:
+def _loader(plans, archive: Archive, dest: Destination, limits: LimitsCfg):
+    """Read a message again by its source position, for delivery (ahead of time, on the
+    other core, where that pays: contentpool.py); check it is unchanged."""
+    if not dest.backend.needs_content:
+        return contextlib.nullcontext(header_only)
+
+    def check(rec: MessageRecord, digest: str) -> None:
+        if digest != rec.sha256:
             raise BackendError(f"{rec.source.where()}: changed since it was read",
                                message_id=rec.message_id)
-        # Header text through the first pass's decoder, as the report shows it.
-        content = extract(raw, message_id=rec.message_id, max_depth=limits.max_mime_depth,
-                          max_parts=limits.max_mime_parts, headers=display_headers(raw))
-        return replace(content, date=rec.date) if rec.date else content
-    return load
+    return contentpool.loader(plans, lambda rec: archive.read(rec.source), limits, check,
+                              dest.workers)
 
 
 def header_only(rec: MessageRecord) -> MessageContent:

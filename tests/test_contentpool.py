@@ -1,0 +1,102 @@
+"""Delivery reading ahead on the other core (importer/contentpool.py) gives exactly what reading
+in place gives: the same store after a run, the right message for every call in any order,
+a source error only for the message it belongs to, and a lost worker costs nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from importer import contentpool
+from importer.config import LimitsCfg
+from importer.parse import parse_record
+from importer.read.archive import Archive
+from mailbuild import mail, write_mbox
+from test_local_store_interrupts import _archive, _run, dump
+
+
+def test_a_local_run_reading_ahead_fills_the_store_as_one_reading_in_place(tmp_path,
+                                                                          monkeypatch):
+    src = _archive(tmp_path)
+    assert _run(src, tmp_path / "in-place.sqlite") == 0
+    calls = []
+    real = contentpool.ContentPool._result
+    monkeypatch.setattr(contentpool, "MIN_BYTES", 0)
+    monkeypatch.setattr(contentpool.ContentPool, "_result",
+                        lambda self, *a: calls.append(1) or real(self, *a))
+    assert _run(src, tmp_path / "ahead.sqlite") == 0
+    assert len(calls) > 40                         # the messages did come from the worker
+    assert dump(tmp_path / "ahead.sqlite") == dump(tmp_path / "in-place.sqlite")
+
+
+@pytest.fixture
+def records(tmp_path):
+    box = write_mbox(tmp_path / "box.mbox", [
+        mail(f"m{i}@example.org", f"Subject {i}", headers="Content-Type: text/plain\n")
+        for i in range(12)])
+    with Archive([str(box)]) as archive:
+        recs = [parse_record(item) for item in archive.scan()]
+        yield recs, archive
+
+
+def _pool(recs, archive, checked):
+    return contentpool.ContentPool(recs, lambda rec: archive.read(rec.source), LimitsCfg(),
+                                   lambda rec, digest: checked.append((rec, digest)))
+
+
+def test_every_call_gets_its_own_message_whatever_the_order(records, monkeypatch):
+    recs, archive = records
+    monkeypatch.setattr(contentpool, "WINDOW_MESSAGES", 4)
+    checked = []
+    # A resumed run skips what is imported (2, 3, 7), and may ask for one it passed (0).
+    asked = [recs[0], recs[1], recs[4], recs[5], recs[6], recs[0], recs[8], recs[11], recs[9]]
+    with _pool(recs, archive, checked) as load:
+        got = [load(rec) for rec in asked]
+    assert [c.message_id for c in got] == [r.message_id for r in asked]
+    assert all(c.raw == archive.read(r.source) for c, r in zip(got, asked))
+    assert all(c.text.strip() == f"Body of {r.message_id}" for c, r in zip(got, asked))
+    assert [(r, d) for r, d in checked] == [(r, r.sha256) for r in asked]
+
+
+def test_a_source_read_error_belongs_to_its_message_only(records):
+    recs, archive = records
+
+    def read(rec):
+        if rec is recs[2]:
+            raise OSError("gone")
+        return archive.read(rec.source)
+    pool = contentpool.ContentPool(recs, read, LimitsCfg(), lambda rec, digest: None)
+    with pool as load:
+        assert load(recs[0]).message_id == recs[0].message_id
+        assert load(recs[3]).message_id == recs[3].message_id    # 2 read ahead, skipped
+    with contentpool.ContentPool(recs, read, LimitsCfg(), lambda rec, digest: None) as load:
+        load(recs[1])
+        with pytest.raises(OSError, match="gone"):
+            load(recs[2])
+
+
+def test_a_killed_worker_costs_only_the_reading_ahead(records):
+    recs, archive = records
+    checked = []
+    with _pool(recs, archive, checked) as load:
+        first = load(recs[0])
+        for pid in list(load.executor._processes):
+            os.kill(pid, signal.SIGKILL)
+        rest = [load(rec) for rec in recs[1:]]
+    assert [c.message_id for c in [first, *rest]] == [r.message_id for r in recs]
+    assert all(c.text.strip() == f"Body of {r.message_id}" for c, r in zip([first, *rest], recs))
+
+
+def test_small_imports_and_threaded_delivery_read_in_place(records):
+    recs, archive = records
+
+    class Plan:
+        messages = [type("P", (), {"record": r})() for r in recs]
+    read = lambda rec: archive.read(rec.source)     # noqa: E731
+    check = lambda rec, digest: None                 # noqa: E731
+    assert not isinstance(contentpool.loader([Plan], read, LimitsCfg(), check, 1),
+                          contentpool.ContentPool)                 # under MIN_BYTES
+    with contentpool.loader([Plan], read, LimitsCfg(), check, 4) as load:
+        assert load(recs[3]).message_id == recs[3].message_id
