@@ -20,8 +20,8 @@ from importer.records import MessageRecord, RawMessage, Unreadable
 
 MIN_BYTES = 32 << 20        # inputs smaller than this are parsed in the main process
 CHUNK_MESSAGES = 200
-CHUNK_BYTES = 4 << 20
-WINDOW = 4                  # chunks in flight per worker
+CHUNK_BYTES = 2 << 20
+WINDOW = 2                  # chunks in flight per worker
 
 
 def workers_for(input_bytes: int) -> int:

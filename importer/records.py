@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 
@@ -105,6 +106,31 @@ class MessageRecord:
     forwarded_from: str | None = None  # original sender of a forwarded mail, if any
     defects: tuple[Defect, ...] = ()
     spam: bool = False                # a spam filter's header marks it (mail/headers.py)
+
+    def __setstate__(self, state: list) -> None:
+        """Unpickled, as records arrive from the parse workers: equal values are shared,
+        not copied. An id in References is another record's Message-ID, a correspondent
+        writes many messages, replies repeat a subject, a zone is shared by thousands: a fifth
+        of a record."""
+        for name, value in zip(_RECORD_FIELDS, state):
+            if name in _SHARED:
+                value = _shared(value)
+            elif name == "date" and value is not None and value.tzinfo is not None:
+                value = value.replace(tzinfo=_ZONES.setdefault(value.tzinfo, value.tzinfo))
+            object.__setattr__(self, name, value)
+
+
+_RECORD_FIELDS = [f.name for f in fields(MessageRecord)]
+_SHARED = frozenset({"message_id", "references", "in_reply_to", "subject", "from_addr",
+                     "from_display", "to", "cc"})
+_ZONES: dict = {}      # one object per UTC offset met (at most a few hundred exist)
+
+
+def _shared(value):
+    """Strings interned (sys.intern forgets one when no record holds it any more)."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    return tuple(sys.intern(v) for v in value) if value else value
 
 
 @dataclass(frozen=True, slots=True)

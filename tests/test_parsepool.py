@@ -39,3 +39,26 @@ def test_small_inputs_stay_in_one_process_and_large_ones_use_the_cores(monkeypat
     assert parsepool.workers_for(1 << 20) == 1
     monkeypatch.setattr(parsepool.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert parsepool.workers_for(parsepool.MIN_BYTES) == 2
+
+
+def test_records_from_the_workers_share_equal_values_and_stay_equal():
+    """A record arriving from a worker is unpickled with its ids, addresses and zone shared
+    with the records before it (memory per message, not per copy of a string)."""
+    import pickle
+    from importer.parse import parse_record
+    from importer.read.archive import Archive
+    with Archive([os.path.join(FIXTURES, "helpdesk")]) as archive:
+        recs = [r for r in (parse_record(item) for item in archive.scan())
+                if hasattr(r, "message_id")]
+    # Chunks are pickled apart, as parsepool sends them: nothing is shared by pickle's memo.
+    back = [pickle.loads(pickle.dumps(r)) for r in recs]
+    assert back == recs
+    by_id = {r.message_id: r for r in back}
+    replies = [(r, by_id[r.in_reply_to[0]]) for r in back if r.in_reply_to and r.in_reply_to[0] in by_id]
+    assert len(replies) > 10
+    assert all(r.in_reply_to[0] is parent.message_id for r, parent in replies)
+    pairs = [(a, b) for a in back for b in back if a is not b and a.from_addr == b.from_addr]
+    assert pairs and all(a.from_addr is b.from_addr for a, b in pairs)
+    zones = [(a.date, b.date) for a, b in pairs if a.date and b.date
+             and a.date.utcoffset() == b.date.utcoffset()]
+    assert zones and all(x.tzinfo is y.tzinfo for x, y in zones)
