@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/bench_realistic.py --messages 10000 --repeat 3
        [--format mbox|maildir] [--seed 1] [--dir DIR] [--generate-only] [--profile]
+       [--skip-slow-paths]
 
 bench_pipeline.py times the dry run on small plain messages (ASCII, no MIME, no transport
 headers, clean References): that is bookkeeping, not where the time goes on real mail, whose
@@ -26,7 +27,7 @@ first rotates), each in a child process whose peak RSS comes from os.wait4's rus
   dry-run   python -m importer dry-run --quiet --store FRESH --report R ARCHIVE;
   run       python -m importer run into a fresh local store (a new path each round).
 It prints messages/s (wall, CPU), peak RSS, ratios and what each counted (archive-import: its
-report's summary); --profile adds the project's functions by cumulative time in one more dry
+report's summary), then how many messages left a fast path for the general code, by path; --profile adds the project's functions by cumulative time in one more dry
 run and run under cProfile. Nothing is asserted.
 """
 
@@ -404,6 +405,8 @@ def bench(args, tmp: str) -> None:
           f"({c['loop'] / c['dry-run']:.2f}x cpu); run / loop: {w['loop'] / w['run']:.2f}x "
           f"({c['loop'] / c['run']:.2f}x cpu); time, dry-run / floor: "
           f"{w['dry-run'] / w['floor']:.1f}x ({c['dry-run'] / c['floor']:.1f}x cpu)")
+    if not args.skip_slow_paths:
+        print(slow_paths(archive))
     for name in ("dry-run", "run") if args.profile else ():
         import pstats
         prof = os.path.join(tmp, f"{name}.prof")
@@ -412,6 +415,51 @@ def bench(args, tmp: str) -> None:
                archive])
         print(f"{name} under cProfile, the project's functions by cumulative time:")
         pstats.Stats(prof).sort_stats("cumulative").print_stats(r"/(importer|mailthreads)/", 20)
+
+
+def slow_paths(archive: str) -> str:
+    """How many messages left a fast path for the general code it stands in for, by path:
+    each general function is wrapped with a counter, and every message is parsed as the first
+    pass does and walked as delivery does, in this process (the fast paths are held equal
+    to these by tests/test_*_fastpaths.py, so a message on the slow path is never lost)."""
+    sys.path[:0] = [ROOT, os.path.join(ROOT, "threading")]
+    from importer import parse
+    from importer.mail import content, decode, entity, headers
+    from importer.read.archive import Archive
+    hits: dict[str, set] = {}
+    current = [0]
+
+    def counted(module, name: str, label: str) -> None:
+        real = getattr(module, name)
+
+        def wrapper(*a, **k):
+            hits.setdefault(label, set()).add(current[0])
+            return real(*a, **k)
+        setattr(module, name, wrapper)
+    for module, name, label in (
+            (headers, "_split_fields", "header lines split one by one"),
+            (parse, "parse_message_id", "Message-ID by mailthreads.ids"),
+            (parse, "parse_references", "References by mailthreads.ids"),
+            (parse, "parse_in_reply_to", "In-Reply-To by mailthreads.ids"),
+            (decode, "_getaddresses", "addresses by email.utils.getaddresses"),
+            (parse, "forwarded_sender", "parsed in full for a forward (BytesParser)"),
+            (entity, "header_end_by_lines", "delivery: header block ended line by line"),
+            (entity, "parse_headers_by_parser", "delivery: headers by compat32's parser")):
+        counted(module, name, label)
+    n = 0
+    with Archive([archive]) as arc:
+        for item in arc.scan():
+            n = current[0] = n + 1
+            if item.raw:
+                parse.parse_record(item)
+                content.extract(item.raw, message_id="x", headers=dict.fromkeys(
+                    ("from_", "to", "cc", "subject"), ""))
+    first = set().union(*(v for k, v in hits.items() if not k.startswith("delivery")))
+    walk = set().union(*(v for k, v in hits.items() if k.startswith("delivery")))
+    lines = [f"slow paths: {len(first):,} of {n:,} messages left a fast path in the first pass,"
+             f" {len(walk):,} in delivery's MIME walk"]
+    lines += [f"  {len(v):7,}  {k}" for k, v in sorted(hits.items(), key=lambda kv: -len(kv[1]))]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -423,6 +471,8 @@ def main() -> None:
     ap.add_argument("--dir", help="write the archive and stores here, and keep them")
     ap.add_argument("--generate-only", action="store_true", help="write the archive, time nothing")
     ap.add_argument("--profile", action="store_true", help="then profile a dry run and a run")
+    ap.add_argument("--skip-slow-paths", action="store_true",
+                    help="do not count the messages that took a slow path (one more pass)")
     args = ap.parse_args()
     tmp = args.dir or tempfile.mkdtemp(prefix="bench-realistic-")
     os.makedirs(tmp, exist_ok=True)
