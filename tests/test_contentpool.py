@@ -100,3 +100,76 @@ def test_small_imports_and_threaded_delivery_read_in_place(records):
                           contentpool.ContentPool)                 # under MIN_BYTES
     with contentpool.loader([Plan], read, LimitsCfg(), check, 4) as load:
         assert load(recs[3]).message_id == recs[3].message_id
+
+
+def _big_mbox(path, count=260):
+    """Over contentpool.MIN_BYTES (and parsepool's): both pools run, as on a real archive."""
+    import base64
+    import random
+    rnd = random.Random(7)
+    with open(path, "wb") as fp:
+        for i in range(count):
+            blob = base64.encodebytes(rnd.randbytes(100_000))
+            fp.write(b"From carol@example.net Sun Feb 16 10:00:00 2014\n" + (
+                f"From: carol{i % 40}@example.net\nTo: hello@example.org\n"
+                f"Subject: Case {i // 4}\nMessage-ID: <p{i}@example.net>\n"
+                f"Date: Sun, 16 Feb 2014 10:{i % 60:02d}:00 +0000\nMIME-Version: 1.0\n"
+                "Content-Type: multipart/mixed; boundary=zz\n\n--zz\n"
+                "Content-Type: text/plain\n\nsee the log\n--zz\n"
+                "Content-Type: application/octet-stream; name=log.bin\n"
+                "Content-Transfer-Encoding: base64\n\n").encode() + blob + b"--zz--\n\n")
+    assert path.stat().st_size > contentpool.MIN_BYTES
+    return path
+
+
+def _group_gone(pgid: int, timeout: float = 10.0) -> bool:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("sig, group", [(signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["ctrl-c-to-the-group", "sigterm-to-the-main-process"])
+def test_a_signal_while_reading_ahead_ends_cleanly_and_the_rerun_ends_as_a_clean_run(
+        tmp_path, sig, group):
+    """Ctrl-C (to the whole process group, workers included) or SIGTERM (to the main process
+    only) during delivery: exit 128+n with the resume line, no worker left running, and
+    the rerun's store is a clean run's."""
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+    from test_batch_runs import ROOT
+    box = _big_mbox(tmp_path / "big.mbox")
+    assert _run(box, tmp_path / "clean.sqlite") == 0
+    store = tmp_path / "cut.sqlite"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "importer", "run", "--quiet", "--config",
+         os.path.join(ROOT, "fixtures", "helpdesk.yaml"), "--store", str(store),
+         "--report", str(store) + ".json", str(box)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    tickets = 0
+    while tickets < 3 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            tickets = sqlite3.connect(f"file:{store}?mode=ro", uri=True).execute(
+                "SELECT count(*) FROM tickets").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    assert child.poll() is None and tickets >= 3, "the run ended before it could be stopped"
+    (os.killpg if group else os.kill)(child.pid, sig)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + sig, err
+    assert err.strip().splitlines()[-1].startswith(
+        f"archive-import: interrupted ({signal.Signals(sig).name}); nothing half-done is kept")
+    assert _group_gone(child.pid), "a worker outlived the run"
+    assert _run(box, store) == 0
+    assert dump(store) == dump(tmp_path / "clean.sqlite")
