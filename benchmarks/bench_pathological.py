@@ -1,9 +1,11 @@
 """The scanner and the memory on hostile archives, measured (never asserted in tests).
 
-Usage: python benchmarks/bench_pathological.py [--mb 2048] [--tiny 6000000]
+Usage: python benchmarks/bench_pathological.py [--mb 2048] [--tiny 6000000] [--unique 1000000]
 
 - `--mb`: that many MB of "From x" lines (each line a separator candidate): MB/s.
 - `--tiny`: a gzip of that many tiny messages (a "tiny-message bomb"): a dry run's peak RSS.
+- `--unique`: a gzip of that many tiny messages that all differ (ids, senders, subjects,
+  bodies; replies in threads of three): the memory a unique message costs.
 """
 
 from __future__ import annotations
@@ -44,18 +46,43 @@ def tiny_bomb(count: int, tmp: str) -> None:
     with gzip.open(path, "wb", compresslevel=9) as fp:
         for _ in range(count // 10000):
             fp.write(one * 10000)
+    print(f"tiny-message bomb: {os.path.getsize(path) / 1e3:.0f} kB of gzip, {count} messages:"
+          f" {_dry_run(path, tmp)}")
+
+
+def unique_tiny(count: int, tmp: str) -> None:
+    path = os.path.join(tmp, "unique.mbox.gz")
+    with gzip.open(path, "wb", compresslevel=6) as fp:
+        for start in range(0, count, 10000):
+            fp.write(b"".join(
+                b"From a@example.net Sun Feb 16 10:00:00 2014\n" + (
+                    f"From: p{i % 5000}@example.net\nSubject: {'Re: ' if i % 3 else ''}case"
+                    f" {i // 3}\nMessage-ID: <u{i}@example.net>\n"
+                    + (f"In-Reply-To: <u{i - 1}@example.net>\n" if i % 3 else "")
+                    + f"Date: Sun, 16 Feb 2014 10:00:00 +0000\n\nnote {i}\n\n").encode()
+                for i in range(start, min(start + 10000, count))))
+    print(f"unique tiny messages: {os.path.getsize(path) / 1e6:.1f} MB of gzip, {count} messages:"
+          f" {_dry_run(path, tmp)}")
+
+
+def _dry_run(path: str, tmp: str) -> str:
+    start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "importer", "dry-run", "--quiet", "--store",
                               os.path.join(tmp, "s.sqlite"), "--report",
                               os.path.join(tmp, "r.json"), path], cwd=ROOT)
     _, status, usage = os.wait4(child.pid, 0)
-    print(f"tiny-message bomb: {os.path.getsize(path) / 1e3:.0f} kB of gzip, {count} messages:"
-          f" exit {os.waitstatus_to_exitcode(status)}, peak RSS {usage.ru_maxrss / 1024:.0f} MB")
+    for name in ("s.sqlite", "s.sqlite-wal", "s.sqlite-shm", "r.json"):
+        if os.path.exists(os.path.join(tmp, name)):
+            os.remove(os.path.join(tmp, name))
+    return (f"exit {os.waitstatus_to_exitcode(status)}, {time.perf_counter() - start:.0f} s,"
+            f" peak RSS {usage.ru_maxrss / 1024:.0f} MB")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=256)
     ap.add_argument("--tiny", type=int, default=0)
+    ap.add_argument("--unique", type=int, default=0)
     args = ap.parse_args()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,6 +90,8 @@ def main() -> None:
             scan_rate(args.mb, tmp)
         if args.tiny:
             tiny_bomb(args.tiny, tmp)
+        if args.unique:
+            unique_tiny(args.unique, tmp)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,30 @@ def test_an_encrypted_zip_member_is_skipped_with_the_reason(tmp_path):
     path.write_bytes(bytes(data))
     items, files, _, _ = scan(path)
     assert any(f.skipped == "encrypted zip member: not read" for f in files)
+
+
+@pytest.mark.parametrize("name, make", [("maildir.tar", make_tar), ("maildir.zip", make_zip)])
+def test_a_tarred_maildirs_tmp_files_are_kept_never_imported_like_on_disk(tmp_path, name, make):
+    """A Maildir's tmp/ holds mail being delivered, never delivered: on disk it is quarantined
+    with its bytes, and so it is inside an archive, wherever its cur/ or new/ comes in the
+    archive's order. A folder merely called tmp/ with no cur/ or new/ beside it is read."""
+    extra = {"Maildir/tmp/1400.3.host": msg(9),          # before or after its cur/: both
+             "backup/tmp/old.mbox": FROM + msg(10)}       # no Maildir around it: read
+    MEMBERS_WITH = {"Maildir/tmp/1100.0.host": msg(11), **MEMBERS, **extra}
+    original = dict(MEMBERS)
+    MEMBERS.clear()
+    MEMBERS.update(MEMBERS_WITH)
+    try:
+        path = make(tmp_path / name)
+    finally:
+        MEMBERS.clear()
+        MEMBERS.update(original)
+    items, files, reread, produced = scan(path)
+    kept = {i.raw for i in items if isinstance(i, RawMessage)}
+    held = [i for i in items if not isinstance(i, RawMessage)]
+    assert kept == {msg(n) for n in (*range(1, 9), 10)}
+    assert sorted(i.raw for i in held) == sorted([msg(9), msg(11)])
+    assert all(i.reason == "Maildir tmp/ file: never delivered" for i in held)
+    assert reread == [i.raw for i in items] and produced == 11
+    notes = next(f for f in files if f.path == str(path)).notes
+    assert "files in tmp/ were never delivered: quarantined, not imported" in notes

@@ -184,19 +184,37 @@ class Archive:
                         depth: int) -> Iterator[Item]:
         """A tar or zip: each member read as a source of its own, `ARCHIVE!member`."""
         tally.fmt = kind
-        count = 0
+        count, held, maildirs = 0, [], set()
         for member in members(work, kind, self._spool_file):
             if member.spooled is None and not member.name:
                 tally.notes.append(member.skipped)
                 continue
             count += 1
-            inner = _Tally(f"{path}!{member.name}")
-            if member.skipped:
-                inner.skipped = member.skipped
-            else:
-                yield from self._scan_file(inner.path, inner, member.spooled, depth + 1)
-            self.files.append(inner.summary())
+            folder, sub = _maildir_place(member.name)
+            if sub in ("cur", "new"):
+                maildirs.add(folder)
+            elif sub == "tmp" and not member.skipped:
+                held.append((member, folder))      # a Maildir's tmp/ only if cur/ or new/ is
+                continue                           # beside it, which a later member may show
+            yield from self._scan_member(path, member, depth, None)
+        for member, folder in held:
+            yield from self._scan_member(path, member, depth, folder in maildirs)
+        if any(folder in maildirs for _, folder in held):
+            tally.notes.append("files in tmp/ were never delivered: quarantined, not imported")
         tally.notes.append(f"{kind} archive of {count} files, each listed as {path}!NAME")
+
+    def _scan_member(self, path: str, member, depth: int, undelivered: bool | None
+                     ) -> Iterator[Item]:
+        inner = _Tally(f"{path}!{member.name}")
+        if member.skipped:
+            inner.skipped = member.skipped
+        elif undelivered:                # as on disk (_scan_maildir): kept, never imported
+            inner.fmt, self._spools[inner.path] = "maildir", member.spooled
+            yield inner.add(self._whole(inner.path, member.spooled, 0, "maildir",
+                                        "Maildir tmp/ file: never delivered"))
+        else:
+            yield from self._scan_file(inner.path, inner, member.spooled, depth + 1)
+        self.files.append(inner.summary())
 
     def _scan_mbox(self, path: str, work: str, tally: _Tally) -> Iterator[Item]:
         with open(work, "rb") as fp:
@@ -377,3 +395,11 @@ def check_sources(paths: Sequence[str]) -> None:
                 pass
         except OSError as exc:
             raise SourceError(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _maildir_place(name: str) -> tuple[str, str]:
+    """(the folder above, the folder) of an archive member: ("Mail/inbox", "tmp") for
+    "Mail/inbox/tmp/1.host"; a Maildir's cur/, new/ and tmp/ sit side by side."""
+    parent = name.replace("\\", "/").rpartition("/")[0]
+    folder, _, sub = parent.rpartition("/")
+    return folder, sub
