@@ -20,7 +20,9 @@ def build_plans(records: list[MessageRecord], cfg: Config,
                 duplicates: list[Duplicate] = ()) -> list[ThreadPlan]:
     """Thread `records` with the configured mode; plans in the engine's order (by date)."""
     alias = aliases(records, duplicates)
-    see = lambda ids: tuple(alias.get(i, i) for i in ids)   # noqa: E731
+
+    def see(ids: tuple[str, ...]) -> tuple[str, ...]:      # the record's own tuple if it can
+        return tuple(alias.get(i, i) for i in ids) if any(i in alias for i in ids) else ids
     items = [mailthreads.Item(key=i, message_id=r.message_id, references=see(r.references),
                               in_reply_to=see(r.in_reply_to), subject=r.subject, date=r.date)
              for i, r in enumerate(records)]
@@ -37,8 +39,11 @@ def aliases(records: list[MessageRecord], duplicates) -> dict[str, str]:
     renamed it) is imported once; replies that name the dropped copy's id must still
     find their parent, not a ghost.
     """
-    kept = {r.source: r.message_id for r in records}
-    own = set(kept.values())
+    if not duplicates:
+        return {}
+    wanted = {d.kept for d in duplicates}          # a dict of every record's place was a
+    kept = {r.source: r.message_id for r in records if r.source in wanted}   # tenth of the peak
+    own = {r.message_id for r in records}
     out = {}
     for d in duplicates:
         target = kept.get(d.kept)
