@@ -72,3 +72,22 @@ def test_read_returns_what_scan_gave(tmp_path_factory, data):
     with Archive([str(path)]) as archive:
         for item in archive.scan():
             assert archive.read(item.source) == item.raw
+
+
+LINES = st.sampled_from([b"From x", b"From a@b Mon Jan  1 10:00:00 2001", b"From a@b 10:00",
+                         b"Subject: s", b"From: a@b", b"x: y", b"body", b"", b"From  x", b"From :"
+                         , b"From \t", b">From x 1:23"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(LINES, max_size=14), st.booleans(), st.integers(0, 40))
+def test_one_search_finds_the_candidate_two_searches_find(lines, bare, at):
+    """The splitter looks for the next line that could be a separator of either shape with
+    one regex (mbox._ANY_CANDIDATE); it is the earliest that either shape's own regex finds."""
+    import io
+    from importer.read.mbox import MboxSplitter
+    splitter = MboxSplitter(io.BytesIO(b"\n" + b"\n".join(lines) + b"\n"))
+    splitter._fill()
+    splitter._bare = bare
+    at = min(at, len(splitter._buf))
+    assert splitter._candidate(at) == splitter._candidate_in_two(at)

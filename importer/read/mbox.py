@@ -61,6 +61,10 @@ _BARE = re.compile(rb"From +[^\s:]\S*[ \t]*\r?\n?")
 # Each candidate is then checked exactly (_is_separator).
 _DATED_CANDIDATE = re.compile(rb"\nFrom [^\n]*\d:\d\d")
 _BARE_CANDIDATE = re.compile(rb"\nFrom [^\n]*\n(?!From [^ \t:\n])[!-9;-~]+[ \t]*:")
+# Either, in one search: the earliest line that could be a separator of either shape. Two
+# searches tried every line twice; on 2 GiB of "From x" lines that was half the time.
+_ANY_CANDIDATE = re.compile(
+    rb"\nFrom (?:[^\n]*\d:\d\d|[^\n]*\n(?!From [^ \t:\n])[!-9;-~]+[ \t]*:)")
 # RFC 5322 section 2.2: a field name is printable US-ASCII except the colon.
 _FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d{1,12})[ \t]*\r?$")
@@ -220,6 +224,22 @@ class MboxSplitter:
                 return None
 
     def _candidate(self, at: int) -> int | None:
+        # Either shape needs a colon after its line start: a dated line's time, or the field
+        # line after a bare one. Lines before the second line end ahead of the next colon
+        # cannot be candidates, so the regex starts there (a page of "From x" lines holds no
+        # colon at all: skipped at memchr speed, not tried line by line).
+        buf = self._buf
+        colon = buf.find(b":", at)
+        if colon < 0:
+            return None
+        last = buf.rfind(b"\n", at, colon)
+        before = buf.rfind(b"\n", at, last) if last > at else -1
+        start = before if before >= 0 else at
+        m = (_ANY_CANDIDATE if self._bare else _DATED_CANDIDATE).search(buf, start)
+        return m.start() if m else None
+
+    def _candidate_in_two(self, at: int) -> int | None:
+        """`_candidate` by one search of each shape: the reference the test holds it to."""
         m = _DATED_CANDIDATE.search(self._buf, at)
         if self._bare:
             bare = _BARE_CANDIDATE.search(self._buf, at, m.start() + 1 if m else len(self._buf))
