@@ -171,8 +171,11 @@ class MboxSplitter:
         return True
 
     def _slice(self, start: int, stop: int) -> bytes:
-        with memoryview(self._buf) as view:
-            return bytes(view[start - self._base:stop - self._base])
+        lo, hi = start - self._base, stop - self._base
+        if hi - lo < 65536:                 # a line, a small message: one short copy more
+            return bytes(self._buf[lo:hi])
+        with memoryview(self._buf) as view:  # a large one: copied once
+            return bytes(view[lo:hi])
 
     def _line_end(self, start: int) -> int:
         """Offset just past the line that starts at `start` (the end if unterminated)."""
