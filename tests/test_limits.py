@@ -115,3 +115,37 @@ def test_mime_nesting_and_parts_past_their_bounds_are_quarantined_with_their_byt
     attached = conn.execute("SELECT count(*) FROM attachments").fetchone()[0]
     assert attached == 0                                # nothing cut into a "-rest" file
     assert {m["subject"] for t in rep["threads"] for m in t["messages"]} == {"Case 2", "Case 4"}
+
+
+def test_the_splitter_never_holds_much_more_than_the_bound_of_an_oversize_message(tmp_path):
+    """The splitter's buffer stays near max_message_bytes whatever the oversize message is
+    made of: long lines, or (2 GiB of zeros after a message held 590 MB) no line end at all;
+    and the messages after it are still found."""
+    import io
+    from importer.read import mbox
+    bound = 1 << 20
+    for filler in (b"z" * 1023 + b"\n", bytes(1024)):
+        data = (FROM + msg(1) + b"\n" + FROM + msg(2, filler * 6000) + b"\n" + FROM + msg(3))
+        splitter = mbox.MboxSplitter(io.BytesIO(data), max_message=bound)
+        biggest = [0]
+        real = splitter._fill
+
+        def fill():
+            more = real()
+            biggest[0] = max(biggest[0], len(splitter._buf))
+            return more
+        splitter._fill = fill
+        pieces = list(splitter)
+        assert [p.kind for p in pieces] == ["message", "oversize", "message"], filler[:1]
+        assert pieces[2].data.startswith(b"From: carol@example.net\nSubject: Case 3")
+        assert pieces[1].length > 6000 * 1024
+        assert biggest[0] <= bound + 2 * mbox.BLOCK, (filler[:1], biggest[0])
+
+
+def test_an_endless_first_line_is_junk_and_the_messages_after_it_are_found():
+    import io
+    from importer.read import mbox
+    data = b"x" * (3 * mbox.SEPARATOR_LINE) + b"\n" + FROM + msg(1) + b"\n" + FROM + msg(2)
+    pieces = list(mbox.MboxSplitter(io.BytesIO(data)))
+    assert [p.kind for p in pieces] == ["junk", "message", "message"]
+    assert sum(p.length for p in pieces) + 2 * len(FROM) + 1 == len(data)

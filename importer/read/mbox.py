@@ -39,6 +39,10 @@ from typing import BinaryIO, Iterable, Iterator
 
 BLOCK = 1 << 20                 # bytes read at a time
 MAX_MESSAGE = 256 << 20         # larger messages are quarantined with their position, not held
+# A "From " line, or the field line that must follow a bare one, longer than this makes no
+# separator (real ones are well under 1 KB): a stretch of one endless line (2 GiB of zeros
+# after a message, from a decompression bomb) is then never held to find where it ends.
+SEPARATOR_LINE = 64 << 10
 BOM = b"\xef\xbb\xbf"
 
 _DAY = rb"(?i:mon|tue|wed|thu|fri|sat|sun)"
@@ -177,12 +181,16 @@ class MboxSplitter:
         with memoryview(self._buf) as view:  # a large one: copied once
             return bytes(view[lo:hi])
 
-    def _line_end(self, start: int) -> int:
-        """Offset just past the line that starts at `start` (the end if unterminated)."""
+    def _line_end(self, start: int, limit: int | None = None) -> int | None:
+        """Offset just past the line that starts at `start` (the end if unterminated); None
+        when the line is longer than `limit`."""
         while True:
             i = self._buf.find(b"\n", start - self._base)
             if i >= 0:
-                return self._base + i + 1
+                end = self._base + i + 1
+                return None if limit is not None and end - start > limit + 1 else end
+            if limit is not None and self._end() - start > limit + 1:
+                return None
             if not self._fill():
                 return self._end()
 
@@ -199,13 +207,16 @@ class MboxSplitter:
 
     def _is_separator(self, at: int, *, anywhere: bool = False) -> bool:
         """Whether the line at `at` is a separator; `anywhere` accepts either shape."""
-        end = self._line_end(at)
+        end = self._line_end(at, SEPARATOR_LINE)
+        if end is None:
+            return False
         line = self._slice(at, end)
         if _DATED.fullmatch(line):
             return True
         if not (anywhere or self._bare) or not _BARE.fullmatch(line):
             return False
-        return looks_like_field(self._slice(end, self._line_end(end)))
+        field_end = self._line_end(end, SEPARATOR_LINE)
+        return field_end is not None and looks_like_field(self._slice(end, field_end))
 
     def _next_separator(self, start: int) -> int | None:
         """Offset of the next separator line starting at or after `start`, or None."""
@@ -218,9 +229,16 @@ class MboxSplitter:
                     return at
                 pos = at
                 continue
-            # The last two lines may still be coming in (a separator, then its field line).
-            tail = self._buf.rfind(b"\n", 0, max(self._buf.rfind(b"\n"), 0))
-            pos = max(pos, self._base + tail)
+            last = self._buf.rfind(b"\n")
+            if last < pos - self._base or len(self._buf) - last > SEPARATOR_LINE + 2:
+                # No line end since `pos`, or a last line too long to be a separator or the
+                # field line after one: none can start before the buffer's end (2 GiB of
+                # zeros after a message once held the whole stretch in memory).
+                pos = max(pos, self._end() - 1)
+            else:
+                # The last two lines may still be coming in (a separator, then its field line).
+                tail = self._buf.rfind(b"\n", 0, max(last, 0))
+                pos = max(pos, self._base + tail)
             if self._end() - self._start > self._max:
                 self._keep = pos             # too big to hold: let its bytes go, keep its place
             if not self._fill():
@@ -254,12 +272,14 @@ class MboxSplitter:
         self._fill()
         pos = 3 if self._buf.startswith(BOM) else 0
         self.bom = pos == 3
-        first = self._slice(pos, self._line_end(pos))
+        first_end = self._line_end(pos, SEPARATOR_LINE)
+        first = b"" if first_end is None else self._slice(pos, first_end)
         dated = _DATED.fullmatch(first) is not None
         self._bare = not dated and _BARE.fullmatch(first) is not None
         if not (dated or self._bare):
             self._begin(pos)
-            sep = self._next_separator(pos + 1) if first.endswith(b"\n") else None
+            sep = (self._next_separator(pos + 1)
+                   if first_end is None or first.endswith(b"\n") else None)
             end = sep if sep is not None else self._end()
             if end > pos:
                 yield self._piece("junk", pos, end, None, "none")
