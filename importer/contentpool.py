@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import logging
 import multiprocessing
-import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from typing import Callable, Iterable
@@ -26,7 +25,7 @@ from typing import Callable, Iterable
 from importer.config import LimitsCfg
 from importer.mail.content import extract
 from importer.parse import display_headers
-from importer.parsepool import quiet_worker
+from importer.parsepool import cores, quiet_worker
 from importer.records import MessageContent, MessageRecord
 
 log = logging.getLogger(__name__)
@@ -132,8 +131,7 @@ def loader(plans, read: Callable[[MessageRecord], bytes], limits: LimitsCfg,
     """A context giving delivery's `load`: read ahead on the other core when delivery runs in
     one thread (the local store) over enough mail to pay for a worker, else in place."""
     order = [p.record for plan in plans for p in plan.messages]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if threads <= 1 and (cores or 1) > 1 and sum(r.size for r in order) >= MIN_BYTES:
+    if threads <= 1 and cores() > 1 and sum(r.size for r in order) >= MIN_BYTES:
         return ContentPool(order, read, limits, check)
     return contextlib.nullcontext(lambda rec: _in_place(rec, read, limits, check))
 

@@ -24,9 +24,14 @@ CHUNK_BYTES = 2 << 20
 WINDOW = 2                  # chunks in flight per worker
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    found = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return found or 1
+
+
 def workers_for(input_bytes: int) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(cores or 1, 4) if input_bytes >= MIN_BYTES else 1
+    return min(cores(), 4) if input_bytes >= MIN_BYTES else 1
 
 
 def quiet_worker() -> None:

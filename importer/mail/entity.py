@@ -2,8 +2,9 @@
 as compat32 reads them, and the spans of a multipart body's parts.
 
 Delivery reads every part of every message, so each of these has a fast path for what
-nearly all mail is, held equal to the general code (kept here, and used for everything else)
-by tests/test_content_fastpaths.py on generated input:
+nearly all mail is, held equal to the general code by tests/test_content_fastpaths.py on
+generated input (the line loop and the parser stay here for what the fast paths leave; the
+delimiter regex they replaced is the test's reference):
 - the header block ends where one C regex over its lines stops (the line loop after it only
   for a block near MAX_HEADER);
 - headers that are one "Name: value" line each (after unfolding) are stored as compat32's
@@ -143,23 +144,3 @@ def _before_break(data: bytes, start: int, end: int) -> int:
     if end > start and data[end - 1] in (10, 13):
         return end - 1
     return end
-
-
-def _delimiter(boundary: bytes) -> re.Pattern:
-    return re.compile(rb"^--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r\n|\r|\n|\Z)",
-                      re.MULTILINE)
-
-
-def split_by_regex(body: memoryview, boundary: bytes) -> list[tuple[int, int]]:
-    """`split` by one MULTILINE regex: the reference the fast path is held to."""
-    spans: list[tuple[int, int]] = []
-    start = None
-    for m in _delimiter(boundary).finditer(body):
-        if start is not None:
-            spans.append((start, _before_break(bytes(body), start, m.start())))
-        if m.group(1):
-            return spans
-        start = m.end()
-    if start is not None:
-        spans.append((start, len(body)))
-    return spans

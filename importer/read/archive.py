@@ -196,15 +196,14 @@ class Archive:
             elif sub == "tmp" and not member.skipped:
                 held.append((member, folder))      # a Maildir's tmp/ only if cur/ or new/ is
                 continue                           # beside it, which a later member may show
-            yield from self._scan_member(path, member, depth, None)
+            yield from self._scan_member(path, member, depth, False)
         for member, folder in held:
             yield from self._scan_member(path, member, depth, folder in maildirs)
         if any(folder in maildirs for _, folder in held):
             tally.notes.append("files in tmp/ were never delivered: quarantined, not imported")
         tally.notes.append(f"{kind} archive of {count} files, each listed as {path}!NAME")
 
-    def _scan_member(self, path: str, member, depth: int, undelivered: bool | None
-                     ) -> Iterator[Item]:
+    def _scan_member(self, path: str, member, depth: int, undelivered: bool) -> Iterator[Item]:
         inner = _Tally(f"{path}!{member.name}")
         if member.skipped:
             inner.skipped = member.skipped
