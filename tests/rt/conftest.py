@@ -37,7 +37,9 @@ def _server(keeps_created: bool):
         if _must_have_rt():
             pytest.fail(f"RT is required here (CI/ARCHIVE_IMPORT_REQUIRE_RT) but: {reason}")
         pytest.skip(reason)
-    server = RTServer(keeps_created=keeps_created)
+    # The lowest bcrypt cost RT takes: the tests exercise RT's behaviour, and RT's default
+    # cost checked the password of each request for most of the suite's time (rtserver.py).
+    server = RTServer(keeps_created=keeps_created, bcrypt_cost=4)
     try:
         server.start()
     except Exception as exc:       # noqa: BLE001 - any start failure is reported the same way
