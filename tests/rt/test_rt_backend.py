@@ -269,3 +269,25 @@ def test_parallel_workers_share_one_backend_safely(rt_backend, reader, tmp_path)
         t = reader.ticket(o.ticket.id)
         assert t["Status"] == "resolved" and rt_datetime(t["Resolved"]) == plan.last_date
         assert len(reader.transactions(o.ticket.id)) == len(msgs)
+
+
+def test_writes_ride_on_the_login_session_not_on_a_password_check_each(rt, no_mail):
+    """After the web login a write is authenticated by the session cookie (RT checks a
+    basic-auth password with bcrypt on every request: 0.43 s of a request at RT's default
+    cost), which RT takes for a write only with its own Origin: with the password the
+    client would send now wrong, the write still succeeds."""
+    from importer.backends.rt.client import RTClient, auth_from_env
+    client = RTClient(rt.url, auth_from_env({"RTUSER": rt.auth[0], "RTPASSWD": rt.auth[1]})[0])
+    try:
+        assert client.get("/rt").status == 200                 # logs in
+        client._session().auth = auth_from_env({"RTUSER": rt.auth[0], "RTPASSWD": "wrong"})[0]
+        made = client.post("/queue", {"Name": f"cookie-{id(client)}"})
+        assert made.status == 201
+    finally:
+        client.close()
+    wrong = RTClient(rt.url, auth_from_env({"RTUSER": rt.auth[0], "RTPASSWD": "wrong"})[0])
+    try:
+        with pytest.raises(AuthError):        # no session: the wrong password is refused
+            wrong.post("/queue", {"Name": f"refused-{id(wrong)}"})
+    finally:
+        wrong.close()
