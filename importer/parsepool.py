@@ -8,15 +8,20 @@ Used for large inputs only: starting workers costs more than it saves on a small
 from __future__ import annotations
 
 import collections
+import itertools
+import logging
 import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Iterable, Iterator
 
 from importer.config import LimitsCfg, StaffCfg
 from importer.parse import parse_record
 from importer.records import MessageRecord, RawMessage, Unreadable
+
+log = logging.getLogger(__name__)
 
 MIN_BYTES = 32 << 20        # inputs smaller than this are parsed in the main process
 CHUNK_MESSAGES = 200
@@ -42,37 +47,52 @@ def quiet_worker() -> None:
 
 
 def _parse_chunk(chunk, limits, staff):
-    return [item if isinstance(item, Unreadable) else parse_record(item, limits, staff)
-            for item in chunk]
+    return [_here(item, limits, staff) for item in chunk]
+
+
+def _here(item, limits, staff):
+    return item if isinstance(item, Unreadable) else parse_record(item, limits, staff)
 
 
 def parsed(items: Iterable[RawMessage | Unreadable], limits: LimitsCfg,
            staff: StaffCfg | None, workers: int
            ) -> Iterator[tuple[RawMessage | Unreadable, MessageRecord | Unreadable]]:
-    """(item, its record or Unreadable) for every item, in order."""
+    """(item, its record or Unreadable) for every item, in order, each once. A worker that
+    dies (killed, out of memory) breaks the pool: the chunks it had not answered, and the
+    rest, are parsed here, never lost."""
     if workers <= 1:
         for item in items:
-            yield item, (item if isinstance(item, Unreadable) else
-                         parse_record(item, limits, staff))
+            yield item, _here(item, limits, staff)
         return
     # forkserver, not fork: a forked worker would hold copies of this process's open store
     # (SQLite forbids using a connection across fork) and its threads' locks.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["importer.parsepool"])
+    chunks = _chunks(items)
+    pending: collections.deque = collections.deque()      # (chunk, future), oldest first
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                              initializer=quiet_worker) as pool:
-        pending: collections.deque = collections.deque()
-        for chunk in _chunks(items):
-            pending.append((chunk, pool.submit(_parse_chunk, chunk, limits, staff)))
-            while len(pending) >= workers * WINDOW:
-                yield from _done(pending.popleft())
-        while pending:
-            yield from _done(pending.popleft())
+        try:
+            for chunk in chunks:
+                pending.append((chunk, None))
+                pending[-1] = (chunk, pool.submit(_parse_chunk, chunk, limits, staff))
+                while len(pending) >= workers * WINDOW:
+                    yield from _done(pending)
+            while pending:
+                yield from _done(pending)
+        except BrokenProcessPool as exc:
+            log.warning("a parse worker died (%s); parsing in this process from here", exc)
+    for chunk in itertools.chain([c for c, _ in pending], chunks):
+        for item in chunk:
+            yield item, _here(item, limits, staff)
 
 
-def _done(entry):
-    chunk, future = entry
-    return zip(chunk, future.result())
+def _done(pending: collections.deque):
+    """The oldest chunk's results; it leaves `pending` only once they are here."""
+    chunk, future = pending[0]
+    results = future.result()
+    pending.popleft()
+    return zip(chunk, results)
 
 
 def _chunks(items) -> Iterator[list]:

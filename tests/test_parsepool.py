@@ -62,3 +62,46 @@ def test_records_from_the_workers_share_equal_values_and_stay_equal():
     zones = [(a.date, b.date) for a, b in pairs if a.date and b.date
              and a.date.utcoffset() == b.date.utcoffset()]
     assert zones and all(x.tzinfo is y.tzinfo for x, y in zones)
+
+
+def _pool_workers() -> list[int]:
+    """The pids of this process's forkserver's children: the parse pool's workers."""
+    from multiprocessing import forkserver
+    server = forkserver._forkserver._forkserver_pid
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == server:
+                found.append(int(entry))
+    return found
+
+
+def test_a_killed_parse_worker_costs_nothing_each_message_parsed_once_in_order(
+        monkeypatch, caplog):
+    import signal
+    import pytest
+    from importer.config import LimitsCfg, StaffCfg
+    from importer.read.archive import Archive
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs /proc to find the pool's workers")
+    limits, staff = LimitsCfg(), StaffCfg()
+    monkeypatch.setattr(parsepool, "CHUNK_MESSAGES", 5)
+    with Archive([FIXTURES]) as archive:
+        items = list(archive.scan())
+    expected = [(item, parsepool._here(item, limits, staff)) for item in items]
+    got, killed = [], []
+    for pair in parsepool.parsed(iter(items), limits, staff, 2):
+        got.append(pair)
+        if len(got) == 3:
+            killed = _pool_workers()
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+    assert killed
+    assert [item for item, _ in got] == items             # each once, in order
+    assert [rec for _, rec in got] == [rec for _, rec in expected]
+    assert "a parse worker died" in caplog.text
