@@ -112,25 +112,29 @@ class MessageRecord:
         not copied. An id in References is another record's Message-ID, a correspondent
         writes many messages, replies repeat a subject, a zone is shared by thousands: a fifth
         of a record."""
-        for name, value in zip(_RECORD_FIELDS, state):
-            if name in _SHARED:
-                value = _shared(value)
-            elif name == "date" and value is not None and value.tzinfo is not None:
-                value = value.replace(tzinfo=_ZONES.setdefault(value.tzinfo, value.tzinfo))
-            object.__setattr__(self, name, value)
+        state = list(state)
+        for at in _SHARED_AT:
+            value = state[at]
+            if value:
+                state[at] = _intern(value) if type(value) is str else tuple(map(_intern, value))
+        date = state[_DATE_AT]
+        if date is not None and date.tzinfo is not None:
+            zone = _ZONES.setdefault(date.tzinfo, date.tzinfo)
+            if zone is not date.tzinfo:
+                state[_DATE_AT] = date.replace(tzinfo=zone)
+        for setter, value in zip(_SETTERS, state):
+            setter(self, value)
 
 
 _RECORD_FIELDS = [f.name for f in fields(MessageRecord)]
-_SHARED = frozenset({"message_id", "references", "in_reply_to", "subject", "from_addr",
-                     "from_display", "to", "cc"})
+# Strings interned (sys.intern forgets one when no record holds it any more).
+_SHARED_AT = [_RECORD_FIELDS.index(name) for name in (
+    "message_id", "references", "in_reply_to", "subject", "from_addr", "from_display", "to",
+    "cc")]
+_DATE_AT = _RECORD_FIELDS.index("date")
+_SETTERS = [getattr(MessageRecord, name).__set__ for name in _RECORD_FIELDS]   # the slots
+_intern = sys.intern
 _ZONES: dict = {}      # one object per UTC offset met (at most a few hundred exist)
-
-
-def _shared(value):
-    """Strings interned (sys.intern forgets one when no record holds it any more)."""
-    if isinstance(value, str):
-        return sys.intern(value)
-    return tuple(sys.intern(v) for v in value) if value else value
 
 
 @dataclass(frozen=True, slots=True)
