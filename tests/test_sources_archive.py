@@ -262,3 +262,22 @@ def test_a_text_file_that_begins_like_a_header_but_names_no_mail_field_is_not_ma
     assert items == [] and files[0].skipped == "not mail"
     items, _, _ = scan(write(tmp_path / "m.txt", b"Subject: hi\nX-Note: y\n\nbody\n"))
     assert len(items) == 1 and isinstance(items[0], RawMessage)
+
+
+@pytest.mark.parametrize("size, kept", [(500, True), (1500, False)])
+def test_a_one_message_file_that_grew_after_its_size_was_taken_is_read_whole_within_the_bound(
+        tmp_path, monkeypatch, size, kept):
+    """A file is read by its size, not by the bound; one that grew since is read on to the
+    bound, and one past the bound is never taken whole."""
+    import importer.read.archive as archive_mod
+    path = tmp_path / "grown.eml"
+    data = b"From: a@example.org\nSubject: grown\n\n" + b"x" * (size - 37)
+    path.write_bytes(data)
+    real = os.fstat
+
+    class Small:
+        def __init__(self, st):
+            self.st_size = 100
+    monkeypatch.setattr(archive_mod.os, "fstat", lambda fd: Small(real(fd)))
+    with Archive([str(path)], max_message=1000) as archive:
+        assert archive._read_whole(str(path), "eml") == (data if kept else None)
