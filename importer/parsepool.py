@@ -74,7 +74,7 @@ def parsed(items: Iterable[RawMessage | Unreadable], limits: LimitsCfg,
                              initializer=quiet_worker) as pool:
         try:
             for chunk in chunks:
-                pending.append((chunk, None))
+                pending.append((chunk, None))   # in place first: a submit can fail too
                 pending[-1] = (chunk, pool.submit(_parse_chunk, chunk, limits, staff))
                 while len(pending) >= workers * WINDOW:
                     yield from _done(pending)

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+
+import pytest
 
 from importer import parsepool
 from importer.cli import main
+from importer.config import LimitsCfg, StaffCfg
+from importer.read.archive import Archive
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
 
@@ -46,7 +51,6 @@ def test_records_from_the_workers_share_equal_values_and_stay_equal():
     with the records before it (memory per message, not per copy of a string)."""
     import pickle
     from importer.parse import parse_record
-    from importer.read.archive import Archive
     with Archive([os.path.join(FIXTURES, "helpdesk")]) as archive:
         recs = [r for r in (parse_record(item) for item in archive.scan())
                 if hasattr(r, "message_id")]
@@ -83,10 +87,6 @@ def _pool_workers() -> list[int]:
 
 def test_a_killed_parse_worker_costs_nothing_each_message_parsed_once_in_order(
         monkeypatch, caplog):
-    import signal
-    import pytest
-    from importer.config import LimitsCfg, StaffCfg
-    from importer.read.archive import Archive
     if not os.path.isdir("/proc"):
         pytest.skip("needs /proc to find the pool's workers")
     limits, staff = LimitsCfg(), StaffCfg()

@@ -5,6 +5,7 @@ import gzip
 import lzma
 import os
 import re
+import types
 
 import pytest
 
@@ -273,11 +274,6 @@ def test_a_one_message_file_that_grew_after_its_size_was_taken_is_read_whole_wit
     path = tmp_path / "grown.eml"
     data = b"From: a@example.org\nSubject: grown\n\n" + b"x" * (size - 37)
     path.write_bytes(data)
-    real = os.fstat
-
-    class Small:
-        def __init__(self, st):
-            self.st_size = 100
-    monkeypatch.setattr(archive_mod.os, "fstat", lambda fd: Small(real(fd)))
+    monkeypatch.setattr(archive_mod.os, "fstat", lambda fd: types.SimpleNamespace(st_size=100))
     with Archive([str(path)], max_message=1000) as archive:
         assert archive._read_whole(str(path), "eml") == (data if kept else None)

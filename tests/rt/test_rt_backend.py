@@ -291,3 +291,22 @@ def test_writes_ride_on_the_login_session_not_on_a_password_check_each(rt, no_ma
             wrong.post("/queue", {"Name": f"refused-{id(wrong)}"})
     finally:
         wrong.close()
+
+
+def test_an_origin_rt_refuses_costs_only_speed_the_password_still_carries_the_write(rt, no_mail):
+    """Reached by another name than its WebDomain (a proxy's public name; here 127.0.0.2,
+    which loopback answers), RT refuses the session cookie on a write as cross-site; the
+    basic auth that travels with every request still authenticates it."""
+    from importer.backends.rt.client import RTClient, auth_from_env
+    other_name = rt.url.replace("127.0.0.1", "127.0.0.2")
+    creds = {"RTUSER": rt.auth[0], "RTPASSWD": rt.auth[1]}
+    client = RTClient(other_name, auth_from_env(creds)[0])
+    try:
+        assert client.get("/rt").status == 200
+        assert client._session().headers.get("Origin") == other_name
+        assert client.post("/queue", {"Name": f"proxied-{id(client)}"}).status == 201
+        client._session().auth = auth_from_env({**creds, "RTPASSWD": "wrong"})[0]
+        with pytest.raises(AuthError):      # the cookie alone was refused: the password did it
+            client.post("/queue", {"Name": f"proxied-wrong-{id(client)}"})
+    finally:
+        client.close()
