@@ -132,16 +132,18 @@ class Deduper:
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
-        self._by_hash: dict[str, _Cluster] = {}
+        self._by_hash: dict[bytes | str, _Cluster] = {}
         self._order: list[_Cluster] = []
+        self._result: tuple | None = None
 
     def add(self, rec: MessageRecord) -> None:
-        cluster = self._by_hash.get(rec.content_hash) if self.enabled else None
+        key = rec.content_key if self.enabled else None
+        cluster = self._by_hash.get(key) if self.enabled else None
         if cluster is None:
             cluster = _Cluster(rec)
             self._order.append(cluster)
             if self.enabled:
-                self._by_hash[rec.content_hash] = cluster
+                self._by_hash[key] = cluster
         elif rec.completeness > cluster.kept.completeness:
             cluster.drop(cluster.kept)
             cluster.kept = rec
@@ -149,8 +151,14 @@ class Deduper:
             cluster.drop(rec)
 
     def result(self) -> tuple[list[MessageRecord], Duplicates, set[str]]:
-        """Unique records (in order of first appearance), duplicates, imposter ids."""
-        unique = [c.kept for c in self._order]
-        counts = Counter(r.message_id for r in unique)
-        return (unique, Duplicates([c for c in self._order if len(c)]),
-                {mid for mid, n in counts.items() if n > 1})
+        """Unique records (in order of first appearance), duplicates, imposter ids.
+
+        The grouping is let go here (a million clusters and their keys are a sixth of a
+        large run's peak, and threading comes next); asked again, the same answer."""
+        if self._result is None:
+            unique = [c.kept for c in self._order]
+            counts = Counter(r.message_id for r in unique)
+            self._result = (unique, Duplicates([c for c in self._order if len(c)]),
+                            {mid for mid, n in counts.items() if n > 1})
+            self._by_hash, self._order = {}, []
+        return self._result

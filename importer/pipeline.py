@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import time
 from typing import Callable
 
@@ -38,7 +39,7 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, reports=()
         quarantine = read_stage(archive, dest, sources, quiet, cfg.limits, deduper.add,
                                 staff=cfg.staff)
         unique, duplicates, imposters = dedupe_stage(deduper)
-        plans, excluded = thread_stage(unique, duplicates, cfg, overrides)
+        plans, excluded = thread_stage(unique, duplicates, cfg, overrides, store)
         dest.ledger.record_sources(unique, duplicates, excluded, quarantine, cfg.dedupe.enabled)
         outcomes = deliver_stage(plans, archive, dest, cfg, quiet)
         result = RunResult.of(dest.backend.kind, archive, unique, duplicates, quarantine,
@@ -50,10 +51,12 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, reports=()
     return result
 
 
-def thread_stage(unique, duplicates, cfg: Config, ov: Overrides):
+def thread_stage(unique, duplicates, cfg: Config, ov: Overrides, store: str | None = None):
     """Threads, with the reviewer's overrides applied to them (overrides.py): threads split,
-    merged, left out or changed, messages left out."""
-    return overrides.apply(build_plans(unique, cfg, duplicates), ov, cfg.staff)
+    merged, left out or changed, messages left out. A large archive's records wait on the
+    store's disk meanwhile (spill.py)."""
+    spill_dir = os.path.dirname(os.path.abspath(store)) if store else None
+    return overrides.apply(build_plans(unique, cfg, duplicates, spill_dir), ov, cfg.staff)
 
 
 def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: bool,

@@ -12,8 +12,8 @@ from importer.store.schema import open_store
 
 def read_dry(backend, ticket) -> TicketView:
     t = backend.tickets[ticket.id]
-    return TicketView(t["subject"], t["status"], frozenset(t["requestors"]), t["created"],
-                      t["resolved"], tuple(EntryView(mid, sha, None) for mid, sha in t["entries"]))
+    return TicketView(t.subject, t.status, frozenset(t.requestors), t.created, t.resolved,
+                      tuple(EntryView(mid, sha, None) for mid, sha in t.messages()))
 
 
 class TestDryRun(BackendContract):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from importer.config import Config, StaffCfg
@@ -64,8 +65,7 @@ def test_reply_to_a_copy_dropped_as_duplicate_finds_the_kept_copy():
     # The same mail saved under two Message-IDs; the reply names the dropped one.
     first = rec(0, mid="a@example.net", body="same words\n")
     copy = rec(0, mid="b@example.net", body="same words\n")
-    copy = type(copy)(**{**{f: getattr(copy, f) for f in copy.__slots__},
-                         "source": SourceRef("other.mbox", 0, 0, copy.size, "mbox", "mboxrd")})
+    copy = replace(copy, source=SourceRef("other.mbox", 0, 0, copy.size, "mbox", "mboxrd"))
     reply = rec(1, mid="c@example.net", refs="b@example.net", subject="Re: Broken lock")
     d = Deduper()
     for r in (first, copy, reply):

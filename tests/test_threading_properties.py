@@ -119,3 +119,16 @@ def test_exact_duplicates_group_like_the_deduplicated_input(rows, dup_positions)
 @given(archives, st.sampled_from(MODES))
 def test_threading_is_deterministic(rows, mode):
     assert thread(build(rows), mode) == thread(build(rows), mode)
+
+
+@settings(max_examples=200, deadline=None)
+@given(archives, st.sampled_from(MODES))
+def test_without_a_key_each_node_names_its_items_position(rows, mode):
+    """thread(key=None) answers with positions in the input: the same threads as keys do."""
+    items = build(rows, keys=[f"k{i}" for i in range(len(rows))])
+    by_key = thread(items, mode)
+    by_position = thread(items, mode, key=None)
+    assert [[(n.message_id, None if n.key is None else items[n.key].key, n.parent_id, n.link)
+             for n in t.nodes] for t in by_position] == \
+        [[(n.message_id, n.key, n.parent_id, n.link) for n in t.nodes] for t in by_key]
+    assert [t.id for t in by_position] == [t.id for t in by_key]

@@ -29,8 +29,9 @@ _KEY = attrgetter("key")
 
 
 def emit(table: Table, items: Sequence[Item], ts: Sequence[float], trees: list[list[int]],
-         rfc: bool) -> list[Thread]:
-    """One Thread per tree, in the mode's order, with distinct ids.
+         rfc: bool, key=_KEY) -> list[Thread]:
+    """One Thread per tree, in the mode's order, with distinct ids; a Node's key is
+    `key(item)`, or with `key` None the item's position in `items`.
 
     Built column by column (`map` over the container lists) because a million Nodes is
     the largest single cost of the engine.
@@ -41,13 +42,17 @@ def emit(table: Table, items: Sequence[Item], ts: Sequence[float], trees: list[l
     pcol = list(map(parent.__getitem__, flat))
     icol = list(map(item.__getitem__, flat))
     names = [*mids, None]                           # parent NO (-1) reads None
-    keys = list(map(_KEY, items))
-    keys.append(None)                               # item NO (-1): a ghost's key is None
+    if key is None:                                 # the position itself; a ghost's None
+        kcol = map({NO: None}.get, icol, icol)
+    else:
+        keys = list(map(key, items))
+        keys.append(None)                           # item NO (-1): a ghost's key is None
+        kcol = map(keys.__getitem__, icol)
     # link code: 4 for a root, + 2 for a subject link, + 1 when In-Reply-To names the parent
     codes = map(add, map(add, map(mul, map(NO.__eq__, pcol), repeat(4)),
                          map(mul, map(slink.__getitem__, flat), repeat(2))),
                 map(int.__eq__, map(irt.__getitem__, flat), pcol))
-    nodes = list(map(Node, map(mids.__getitem__, flat), map(keys.__getitem__, icol),
+    nodes = list(map(Node, map(mids.__getitem__, flat), kcol,
                      map(names.__getitem__, pcol), map(_LINK_NAMES.__getitem__, codes)))
     tcol = list(map([*ts, INF].__getitem__, icol))
     out = []

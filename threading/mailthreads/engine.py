@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from itertools import compress
 from operator import attrgetter
 
@@ -24,8 +24,12 @@ _TIEBREAK = attrgetter("message_id", "references", "in_reply_to", "subject")
 
 
 def thread(items: Iterable[Item], mode: str = "archive", *, subject_window_days: int = 30,
-           generic_subjects: frozenset[str] = DEFAULT_GENERIC_SUBJECTS) -> list[Thread]:
+           generic_subjects: frozenset[str] = DEFAULT_GENERIC_SUBJECTS,
+           key: Callable[[Item], Hashable] | None = attrgetter("key")) -> list[Thread]:
     """Group `items` into threads; every item lands in exactly one thread, exactly once.
+
+    An item is anything with Item's threading attributes (a caller's own record will do);
+    a Node's `key` is `key(item)`, or with `key` None the item's position in `items`.
 
     ``rfc5256`` takes the items in the given order (RFC 5256's mailbox order); the other
     modes first sort them by (date, Message-ID, References, In-Reply-To, subject), so the
@@ -37,17 +41,17 @@ def thread(items: Iterable[Item], mode: str = "archive", *, subject_window_days:
     collecting = gc.isenabled()
     gc.disable()        # a million new objects and no cycles: collections only cost time
     try:
-        return _thread(items, mode, subject_window_days, generic_subjects)
+        return _thread(items, mode, subject_window_days, generic_subjects, key)
     finally:
         if collecting:
             gc.enable()
 
 
 def _thread(items: Sequence[Item], mode: str, subject_window_days: float,
-            generic_subjects: frozenset[str]) -> list[Thread]:
+            generic_subjects: frozenset[str], key) -> list[Thread]:
     ts = [INF if it.date is None else it.date.timestamp() for it in items]
     if mode == "rfc5256":
-        return _rfc5256(items, ts)
+        return _rfc5256(items, ts, key)
     order = _canonical_order(items, ts)
     # 1A-1C; 2-3: the root set is every container without a parent
     table, refused = build(items, order, rfc=False)
@@ -60,10 +64,10 @@ def _thread(items: Sequence[Item], mode: str, subject_window_days: float,
     window = subject_window_days * _DAY if mode == "archive" else None
     generic = frozenset(s.casefold() for s in generic_subjects)
     trees = tree_links(table, items, ts, eff, trees, refused, window, generic)
-    return emit(table, items, ts, trees, rfc=False)
+    return emit(table, items, ts, trees, rfc=False, key=key)
 
 
-def _rfc5256(items: Sequence[Item], ts: list[float]) -> list[Thread]:
+def _rfc5256(items: Sequence[Item], ts: list[float], node_key) -> list[Thread]:
     """RFC 5256 THREAD=REFERENCES, steps 1 to 6, as Dovecot answers it."""
     # 1A-1C; 2-3: the root set is every container without a parent
     table, _ = build(items, range(len(items)), rfc=True)
@@ -75,7 +79,7 @@ def _rfc5256(items: Sequence[Item], ts: list[float]) -> list[Thread]:
     emitted = merge_by_subject(table, items, emitted, kids, key)
     # 6: siblings by date, pre-order; threads in the roots' order
     trees = walk_trees(emitted, table.parent, key.__getitem__)
-    return emit(table, items, ts, trees, rfc=True)
+    return emit(table, items, ts, trees, rfc=True, key=node_key)
 
 
 def _canonical_order(items: Sequence[Item], ts: list[float]) -> list[int]:
