@@ -44,8 +44,8 @@ class _Cluster:
 
     def __init__(self, rec: MessageRecord):
         self.kept = rec
-        # Made at the first dropped copy: most messages have none (and their clusters stay
-        # small), so the first copy is remembered through `kept` until then.
+        # A cluster is made at a message's second copy (the Deduper holds a message seen
+        # once as its bare record); the first copy is remembered through `kept`.
         self.proto = None
         self.same: array | None = None   # index, offset, length (-1: None) of each copy
         self.other: list[tuple[str, SourceRef, str]] | None = None
@@ -132,19 +132,26 @@ class Deduper:
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
-        self._by_hash: dict[bytes | str, _Cluster] = {}
-        self._order: list[_Cluster] = []
+        # A message seen once (most) is its record here; a _Cluster from its first copy on.
+        self._by_hash: dict[bytes | str, MessageRecord | _Cluster] = {}
+        self._order: list[MessageRecord] = []
+        self._grown: dict[int, _Cluster] = {}    # id of a record in _order -> its cluster
         self._result: tuple | None = None
 
     def add(self, rec: MessageRecord) -> None:
-        key = rec.content_key if self.enabled else None
-        cluster = self._by_hash.get(key) if self.enabled else None
+        if not self.enabled:
+            self._order.append(rec)
+            return
+        key = rec.content_key
+        cluster = self._by_hash.get(key)
         if cluster is None:
-            cluster = _Cluster(rec)
-            self._order.append(cluster)
-            if self.enabled:
-                self._by_hash[key] = cluster
-        elif rec.completeness > cluster.kept.completeness:
+            self._by_hash[key] = rec
+            self._order.append(rec)
+            return
+        if type(cluster) is not _Cluster:
+            first, cluster = cluster, _Cluster(cluster)
+            self._by_hash[key] = self._grown[id(first)] = cluster
+        if rec.completeness > cluster.kept.completeness:
             cluster.drop(cluster.kept)
             cluster.kept = rec
         else:
@@ -153,12 +160,15 @@ class Deduper:
     def result(self) -> tuple[list[MessageRecord], Duplicates, set[str]]:
         """Unique records (in order of first appearance), duplicates, imposter ids.
 
-        The grouping is let go here (a million clusters and their keys are a sixth of a
-        large run's peak, and threading comes next); asked again, the same answer."""
+        The grouping is let go here (a million keys are a sixth of a large run's peak, and
+        threading comes next); asked again, the same answer."""
         if self._result is None:
-            unique = [c.kept for c in self._order]
+            grown = self._grown
+            clusters = [grown[id(r)] for r in self._order if id(r) in grown] if grown else []
+            unique = [grown[id(r)].kept if id(r) in grown else r for r in self._order] \
+                if grown else self._order
             counts = Counter(r.message_id for r in unique)
-            self._result = (unique, Duplicates([c for c in self._order if len(c)]),
+            self._result = (unique, Duplicates(clusters),
                             {mid for mid, n in counts.items() if n > 1})
-            self._by_hash, self._order = {}, []
+            self._by_hash, self._order, self._grown = {}, [], {}
         return self._result

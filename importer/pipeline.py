@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import time
 from typing import Callable
 
-from importer import accounts, contentpool, overrides, parsepool, progress
+from importer import accounts, contentpool, overrides, parsepool, progress, records
 from importer.backends import Destination, open_destination
 from importer.config import Config, LimitsCfg, StaffCfg
 from importer.dedupe import Deduper
@@ -39,7 +38,7 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, reports=()
         quarantine = read_stage(archive, dest, sources, quiet, cfg.limits, deduper.add,
                                 staff=cfg.staff)
         unique, duplicates, imposters = dedupe_stage(deduper)
-        plans, excluded = thread_stage(unique, duplicates, cfg, overrides, store)
+        plans, excluded = thread_stage(unique, duplicates, cfg, overrides)
         dest.ledger.record_sources(unique, duplicates, excluded, quarantine, cfg.dedupe.enabled)
         outcomes = deliver_stage(plans, archive, dest, cfg, quiet)
         result = RunResult.of(dest.backend.kind, archive, unique, duplicates, quarantine,
@@ -51,12 +50,10 @@ def run(cfg: Config, sources: list[str], *, command: str, store: str, reports=()
     return result
 
 
-def thread_stage(unique, duplicates, cfg: Config, ov: Overrides, store: str | None = None):
+def thread_stage(unique, duplicates, cfg: Config, ov: Overrides):
     """Threads, with the reviewer's overrides applied to them (overrides.py): threads split,
-    merged, left out or changed, messages left out. A large archive's records wait on the
-    store's disk meanwhile (spill.py)."""
-    spill_dir = os.path.dirname(os.path.abspath(store)) if store else None
-    return overrides.apply(build_plans(unique, cfg, duplicates, spill_dir), ov, cfg.staff)
+    merged, left out or changed, messages left out."""
+    return overrides.apply(build_plans(unique, cfg, duplicates), ov, cfg.staff)
 
 
 def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: bool,
@@ -74,6 +71,7 @@ def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: b
             else:
                 sink(rec)
             bar.update(len(item.raw) or (item.source.length or 0))
+    records.forget_shared()        # every record has come: the tables behind sharing go
     return quarantine
 
 

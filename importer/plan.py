@@ -12,37 +12,30 @@ from datetime import datetime
 
 import mailthreads
 
-from importer import spill
 from importer.config import Config, StaffCfg
 from importer.records import Duplicate, Ghost, Link, MessageRecord, PlacedMessage, ThreadPlan
 
 
-def build_plans(records: list[MessageRecord], cfg: Config, duplicates: list[Duplicate] = (),
-                spill_dir: str | None = None) -> list[ThreadPlan]:
-    """Thread `records` with the configured mode; plans in the engine's order (by date).
-
-    A large `records` is set aside on disk (in `spill_dir`) while the engine runs over
-    Items of its threading fields alone (spill.py), and is the same list again after."""
+def build_plans(records: list[MessageRecord], cfg: Config,
+                duplicates: list[Duplicate] = ()) -> list[ThreadPlan]:
+    """Thread `records` with the configured mode; plans in the engine's order (by date)."""
     alias = aliases(records, duplicates)
-    large = len(records) >= spill.SPILL_RECORDS
 
     def see(r: MessageRecord):   # the record itself: an Item for each was a tenth of the peak
-        if not large and not any(i in alias for i in r.references + r.in_reply_to):
+        if not any(i in alias for i in r.references + r.in_reply_to):
             return r
         return mailthreads.Item(None, r.message_id, _aliased(r.references, alias),
                                 _aliased(r.in_reply_to, alias), r.subject, r.date)
-    items = [see(r) for r in records] if alias or large else records
-    with spill.set_aside(records, spill_dir):
-        threads = mailthreads.thread(
-            items, cfg.threading.mode, subject_window_days=cfg.threading.subject_window_days,
-            generic_subjects=frozenset(cfg.threading.generic_subjects), key=None)
-        del items
+    threads = mailthreads.thread(
+        [see(r) for r in records] if alias else records, cfg.threading.mode,
+        subject_window_days=cfg.threading.subject_window_days,
+        generic_subjects=frozenset(cfg.threading.generic_subjects), key=None)
     return [_plan(t, records, cfg.staff) for t in threads]
 
 
 def _aliased(ids: tuple[str, ...], alias: dict[str, str]) -> tuple[str, ...]:
     """The record's own tuple unless a dropped copy's id in it is replaced."""
-    return tuple(alias.get(i, i) for i in ids) if alias and any(i in alias for i in ids) else ids
+    return tuple(alias.get(i, i) for i in ids) if any(i in alias for i in ids) else ids
 
 
 def aliases(records: list[MessageRecord], duplicates) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import re
 import struct
-import sys
 from dataclasses import FrozenInstanceError, dataclass, field, fields
 from datetime import datetime
 
@@ -163,6 +162,13 @@ class MessageRecord:
                          _ESCAPINGS[flags >> 6])
 
     @property
+    def place(self) -> tuple[str, int]:
+        """(path, index) of `source`, without making the SourceRef: one message read each."""
+        f = self._facts
+        return (self._path, _SIZE.unpack_from(f, 72)[0]) if type(f) is bytes else \
+            (f[0].path, f[0].index)
+
+    @property
     def sha256(self) -> str:
         f = self._facts
         return f[:32].hex() if type(f) is bytes else f[1]
@@ -265,7 +271,8 @@ def _restore(held: tuple, path: str, facts) -> MessageRecord:
     for at in _SHARED_AT:
         value = held[at]
         if value:
-            held[at] = _intern(value) if type(value) is str else tuple(map(_intern, value))
+            held[at] = _share(value, value) if type(value) is str else \
+                tuple(map(_share, value, value))
     for at in _TUPLES_AT:      # most mail goes to the same few addresses: one tuple each
         value = held[at]
         if value:
@@ -277,7 +284,7 @@ def _restore(held: tuple, path: str, facts) -> MessageRecord:
             held[_DATE_AT] = date.replace(tzinfo=zone)
     for setter, value in zip(_SETTERS, held):
         setter(rec, value)
-    _SETTERS[-1](rec, _intern(path))
+    _SETTERS[-1](rec, _share(path, path))
     _SET_FACTS(rec, facts)
     return rec
 
@@ -285,15 +292,25 @@ def _restore(held: tuple, path: str, facts) -> MessageRecord:
 _SETTERS = [getattr(MessageRecord, name).__set__ for name in _HELD + ("_path",)]  # the slots
 _SET_FACTS = MessageRecord._facts.__set__
 _SIZE, _HEADERS = struct.Struct("<Q"), struct.Struct("<I")
-# Strings interned (sys.intern forgets one when no record holds it any more).
+# One object for equal strings, recipient lists and zones from different records. Not
+# sys.intern: its table stays as long as the strings do (70 MB over a million messages);
+# these go once the first pass is over (`forget_shared`): records made later are not shared.
 _SHARED_AT = [_HELD.index(name) for name in (
     "message_id", "references", "in_reply_to", "subject", "from_addr", "from_display", "to",
     "cc")]
 _TUPLES_AT = [_HELD.index("to"), _HELD.index("cc")]
-_TUPLES: dict = {}     # one per distinct recipient list met
 _DATE_AT = _HELD.index("date")
-_intern = sys.intern
+_SHARED: dict[str, str] = {}
+_share = _SHARED.setdefault
+_TUPLES: dict = {}     # one per distinct recipient list met
 _ZONES: dict = {}      # one object per UTC offset met (at most a few hundred exist)
+
+
+def forget_shared() -> None:
+    """Let go of the tables behind the sharing (the records keep what they share)."""
+    _SHARED.clear()
+    _TUPLES.clear()
+    _ZONES.clear()
 
 
 @dataclass(frozen=True, slots=True)

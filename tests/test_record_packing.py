@@ -57,6 +57,7 @@ def test_every_field_reads_back_as_given_and_survives_pickling(case):
     rec = MessageRecord(**given_fields)
     assert type(rec._facts) is bytes or not usual       # what the parser makes is packed
     assert {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)} == given_fields
+    assert rec.place == (given_fields["source"].path, given_fields["source"].index)
     back = pickle.loads(pickle.dumps(rec))
     assert back == rec and hash(back) == hash(rec)
     assert {f.name: getattr(back, f.name) for f in dataclasses.fields(back)} == given_fields

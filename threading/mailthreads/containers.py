@@ -25,17 +25,22 @@ class Table:
     position in the input); ghosts and dummies come after.
     """
 
-    __slots__ = ("n", "index", "mids", "parent", "item", "irt", "nchild", "subject_link")
+    __slots__ = ("n", "index", "mids", "parent", "item", "irt", "nchild", "subject_link",
+                 "numbers")
 
-    def __init__(self, items: Sequence[Item], order: Sequence[int]) -> None:
+    def __init__(self, items: Sequence[Item], order: Sequence[int],
+                 numbers: list[int] | None = None) -> None:
         mids = list(map(_MESSAGE_ID, map(items.__getitem__, order)))
         if "" in mids:
             for c in [c for c, mid in enumerate(mids) if not mid]:
                 mids[c] = noid_id(items[order[c]])
         n = self.n = len(mids)
         self.mids = mids
+        # 0..n-1, one int object each, shared by the lists and dicts of container numbers
+        # and item positions (`order` is made of them too): a million ints are 28 MB
+        self.numbers = numbers = list(range(n)) if numbers is None else numbers
         # the first container with an id holds it; later ones are imposters (unregistered)
-        self.index: dict[str, int] = dict(zip(reversed(mids), range(n - 1, -1, -1)))
+        self.index: dict[str, int] = dict(zip(reversed(mids), reversed(numbers)))
         self.item: list[int] = list(order)  # item position, or NO for a ghost (no message)
         self.parent: list[int] = [NO] * n
         self.irt: list[int] = [NO] * n     # container In-Reply-To names as parent, or NO
@@ -56,8 +61,9 @@ class Table:
         return c
 
 
-def build(items: Sequence[Item], order: Sequence[int], rfc: bool) -> tuple[Table, list]:
-    """Steps 1A-1C over `items` taken in `order`.
+def build(items: Sequence[Item], order: Sequence[int], rfc: bool,
+          numbers: list[int] | None = None) -> tuple[Table, list]:
+    """Steps 1A-1C over `items` taken in `order` (a permutation of `numbers`, 0..n-1).
 
     One loop on purpose: it runs once per message, and a function call per message costs
     about a second per million messages.
@@ -69,7 +75,7 @@ def build(items: Sequence[Item], order: Sequence[int], rfc: bool) -> tuple[Table
     # 1A: a container per message (made for all at once; RFC 5256 makes it when the
     # message comes, which changes nothing but container numbers). An id already held by
     # an earlier message (an imposter) gets a container of its own, as RFC 5256 asks.
-    table = Table(items, order)
+    table = Table(items, order, numbers)
     index, parent, irt_of, nchild, mids = (table.index, table.parent, table.irt,
                                            table.nchild, table.mids)
     new = table.add

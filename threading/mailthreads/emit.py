@@ -31,37 +31,46 @@ _KEY = attrgetter("key")
 def emit(table: Table, items: Sequence[Item], ts: Sequence[float], trees: list[list[int]],
          rfc: bool, key=_KEY) -> list[Thread]:
     """One Thread per tree, in the mode's order, with distinct ids; a Node's key is
-    `key(item)`, or with `key` None the item's position in `items`.
+    `key(item)`, or with `key` None the item's position in `items`. Takes the table
+    apart: it is the last step.
 
     Built column by column (`map` over the container lists) because a million Nodes is
-    the largest single cost of the engine.
+    the largest single cost of the engine; the table's id index and links go before the
+    Nodes are made, so the two never take memory at once (a tenth of a large run's peak).
     """
     mids, item, irt, slink, parent = (table.mids, table.item, table.irt, table.subject_link,
                                       table.parent)
+    dated = [*ts, INF].__getitem__                  # item NO (-1) reads the INF
+    heads = [(min(map(dated, map(item.__getitem__, seq))), _thread_id(table, items, ts, seq),
+              len(seq)) for seq in trees]
     flat = list(chain.from_iterable(trees))
+    trees.clear()
     pcol = list(map(parent.__getitem__, flat))
     icol = list(map(item.__getitem__, flat))
+    # link code: 4 for a root, + 2 for a subject link, + 1 when In-Reply-To names the parent
+    codes = list(map(add, map(add, map(mul, map(NO.__eq__, pcol), repeat(4)),
+                              map(mul, map(slink.__getitem__, flat), repeat(2))),
+                     map(int.__eq__, map(irt.__getitem__, flat), pcol)))
     names = [*mids, None]                           # parent NO (-1) reads None
+    pcol = list(map(names.__getitem__, pcol))
+    del names
+    table.index = table.parent = table.irt = table.nchild = table.subject_link = None
+    del parent, irt, slink
     if key is None:                                 # the position itself; a ghost's None
         kcol = map({NO: None}.get, icol, icol)
     else:
         keys = list(map(key, items))
         keys.append(None)                           # item NO (-1): a ghost's key is None
         kcol = map(keys.__getitem__, icol)
-    # link code: 4 for a root, + 2 for a subject link, + 1 when In-Reply-To names the parent
-    codes = map(add, map(add, map(mul, map(NO.__eq__, pcol), repeat(4)),
-                         map(mul, map(slink.__getitem__, flat), repeat(2))),
-                map(int.__eq__, map(irt.__getitem__, flat), pcol))
-    nodes = list(map(Node, map(mids.__getitem__, flat), kcol,
-                     map(names.__getitem__, pcol), map(_LINK_NAMES.__getitem__, codes)))
-    tcol = list(map([*ts, INF].__getitem__, icol))
+    nodes = list(map(Node, map(mids.__getitem__, flat), kcol, pcol,
+                     map(_LINK_NAMES.__getitem__, codes)))
+    del flat, pcol, icol, codes, kcol
     out = []
     start = 0
-    for seq in trees:
-        end = start + len(seq)
-        first = min(tcol[start:end])
-        out.append((first, _thread_id(table, items, ts, seq), tuple(nodes[start:end])))
-        start = end
+    for first, tid, size in heads:
+        out.append((first, tid, tuple(nodes[start:start + size])))
+        start += size
+    del nodes, heads
     if not rfc:
         out.sort(key=lambda t: (t[0], t[1]))
     return _unique(out)

@@ -52,9 +52,11 @@ def _thread(items: Sequence[Item], mode: str, subject_window_days: float,
     ts = [INF if it.date is None else it.date.timestamp() for it in items]
     if mode == "rfc5256":
         return _rfc5256(items, ts, key)
-    order = _canonical_order(items, ts)
+    numbers = list(range(len(items)))
+    order = _canonical_order(items, ts, numbers)
     # 1A-1C; 2-3: the root set is every container without a parent
-    table, refused = build(items, order, rfc=False)
+    table, refused = build(items, order, rfc=False, numbers=numbers)
+    del order, numbers
     # 4: prune ghosts that carry no structure
     emitted, ghost_kids = prune_ghosts(table)
     # 6: siblings by date, pre-order
@@ -64,13 +66,15 @@ def _thread(items: Sequence[Item], mode: str, subject_window_days: float,
     window = subject_window_days * _DAY if mode == "archive" else None
     generic = frozenset(s.casefold() for s in generic_subjects)
     trees = tree_links(table, items, ts, eff, trees, refused, window, generic)
+    del emitted, ghost_kids, eff, refused       # gone before emit makes a Node per message
     return emit(table, items, ts, trees, rfc=False, key=key)
 
 
 def _rfc5256(items: Sequence[Item], ts: list[float], node_key) -> list[Thread]:
     """RFC 5256 THREAD=REFERENCES, steps 1 to 6, as Dovecot answers it."""
     # 1A-1C; 2-3: the root set is every container without a parent
-    table, _ = build(items, range(len(items)), rfc=True)
+    numbers = list(range(len(items)))
+    table, _ = build(items, numbers, rfc=True, numbers=numbers)
     # 4: prune dummies
     emitted, kids = prune_rfc(table)
     # 5A-5C, over the roots in date order (Dovecot sorts them before step 5)
@@ -79,12 +83,14 @@ def _rfc5256(items: Sequence[Item], ts: list[float], node_key) -> list[Thread]:
     emitted = merge_by_subject(table, items, emitted, kids, key)
     # 6: siblings by date, pre-order; threads in the roots' order
     trees = walk_trees(emitted, table.parent, key.__getitem__)
+    del emitted, kids, eff, key
     return emit(table, items, ts, trees, rfc=True, key=node_key)
 
 
-def _canonical_order(items: Sequence[Item], ts: list[float]) -> list[int]:
-    """Items by date; equal dates by (Message-ID, References, In-Reply-To, subject)."""
-    order = sorted(range(len(items)), key=ts.__getitem__)
+def _canonical_order(items: Sequence[Item], ts: list[float], numbers: list[int]) -> list[int]:
+    """Items (their `numbers`) by date; equal dates by (Message-ID, References,
+    In-Reply-To, subject)."""
+    order = sorted(numbers, key=ts.__getitem__)
     sts = list(map(ts.__getitem__, order))
     ties = compress(range(1, len(sts)), map(float.__eq__, sts, sts[1:]))
     start = end = -1

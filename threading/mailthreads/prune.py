@@ -37,7 +37,7 @@ def prune_ghosts(table: Table) -> tuple[list[int], list[tuple[int, int]]]:
         if p != NO and item[p] == NO and p not in kept:
             kept.add(p)                 # the topmost ghost of a tree with messages
             work.append(p)
-    return list(range(n)) + sorted(kept), ghost_kids
+    return table.numbers + sorted(kept), ghost_kids
 
 
 def prune_rfc(table: Table) -> tuple[list[int], dict[int, list[int]]]:
@@ -61,4 +61,4 @@ def prune_rfc(table: Table) -> tuple[list[int], dict[int, list[int]]]:
         if len(children) == 1:          # a topmost ghost with one child gives way to it
             parent[children[0]] = NO
             del kids[g]
-    return list(range(n)) + sorted(kids), kids
+    return table.numbers + sorted(kids), kids
