@@ -117,18 +117,15 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 class MessageRecord:
     """The compact facts of one message that threading, dedupe and the report need.
 
-    Bodies are not kept: delivery reads the raw bytes again through `source`.
-    Addresses are lowercased bare addresses; `from_display` is the decoded
-    From header as a person would read it. The fields are `_MessageFields`'s, and
-    `dataclasses.fields`, `replace` and `asdict` take a record as that dataclass.
+    Bodies are not kept: delivery reads the raw bytes again through `source`. Addresses are
+    lowercased bare addresses; `from_display` is the decoded From header as a person would
+    read it. The fields are `_MessageFields`'s (`dataclasses.fields`, `replace`, `asdict`).
 
-    There is one record per message, a million in a large archive, all held until the
-    report: the strings threading and the report read are kept as they are (shared between
-    records), and the rest (both digests, the size, the place in the source, the
-    completeness and the flags) as one packed bytes object of 102 bytes. As fields they
-    took 650 bytes (two 64-character hex strings alone 226): a record is about half the
-    size it was as a dataclass. A value the packing cannot hold (a digest that is not
-    SHA-256 hex, an unknown format) keeps every packed field as a plain tuple instead.
+    One per message, a million in a large archive, all held until the report: the strings
+    threading and the report read are kept as they are (shared between records), the rest
+    (both digests, size, place, completeness, flags) as one packed bytes object of 102
+    bytes. As fields they took 650 bytes (the two hex digests alone 226). A value the
+    packing cannot hold (a digest that is not SHA-256 hex) keeps them all in a tuple.
     """
 
     __slots__ = _HELD + ("_path", "_facts")
@@ -230,11 +227,9 @@ class MessageRecord:
         return "MessageRecord(" + ", ".join(
             f"{name}={value!r}" for name, value in zip(_FIELD_NAMES, self._values())) + ")"
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name, value=None):
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name):
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
+    __delattr__ = __setattr__
 
     def __reduce__(self):
         return _restore, (tuple(getattr(self, name) for name in _HELD),

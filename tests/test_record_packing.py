@@ -95,6 +95,8 @@ def test_a_record_is_frozen_and_replace_makes_a_new_one():
         rec.subject = "changed"
     with pytest.raises(dataclasses.FrozenInstanceError):
         rec.sha256 = "0" * 64
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del rec.message_id
     moved = dataclasses.replace(rec, source=SourceRef("b.mbox", 0))
     assert moved.source == SourceRef("b.mbox", 0) and rec.source.path == "a.mbox"
     assert moved != rec and dataclasses.replace(moved, source=rec.source) == rec
