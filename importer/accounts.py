@@ -29,19 +29,18 @@ def problems(produced: int, unique, duplicates, quarantine, plans, files,
                    f" duplicates + {len(quarantine)} quarantined = {outcome}")
     # Every unique message in exactly one thread, or left out by the reviewer (overrides.py),
     # never both: counted by place (file and message number: each message read has its
-    # own), not by object. A place is one int here: a tuple of the Message-ID, SHA-256 and
-    # place for each of a million messages was a quarter of a large run's peak.
-    numbers: dict[str, int] = {}
-
-    def where(path: str, index: int):
-        n = numbers.setdefault(path, len(numbers))
-        return index << 24 | n if n < 1 << 24 else (n, index)
-    placed = Counter(where(*p.record.place) for plan in plans for p in plan.messages)
-    placed.update(where(e.source.path, e.source.index) for e in excluded)
-    if len(placed) != len(unique) or sum(placed.values()) != len(unique):
-        out.append(f"{len(unique)} unique messages, but {sum(placed.values())} placed in"
-                   f" threads or excluded ({len(placed)} distinct)")
-    elif any(where(*rec.place) not in placed for rec in unique):
+    # own), not by object, in a byte per message number (a tuple of the Message-ID, SHA-256
+    # and place per message was a quarter of a million-message run's peak).
+    placed = _Places()
+    for plan in plans:
+        for p in plan.messages:
+            placed.add(*p.record.place)
+    for e in excluded:
+        placed.add(e.source.path, e.source.index)
+    if placed.total != len(unique) or placed.distinct() != len(unique):
+        out.append(f"{len(unique)} unique messages, but {placed.total} placed in"
+                   f" threads or excluded ({placed.distinct()} distinct)")
+    elif any(placed.count(*rec.place) != 1 for rec in unique):
         out.append("a unique message is in no thread")
     by_files = sum(f.messages + f.unreadable for f in files)
     if by_files != produced:
@@ -54,6 +53,37 @@ def problems(produced: int, unique, duplicates, quarantine, plans, files,
         out.append(f"the quarantine and the files disagree ({len(strays)} quarantined from no"
                    f" listed file, {len(short)} files with stretches not quarantined)")
     return out
+
+
+class _Places:
+    """How often each place (path, message number) was counted: per path a count (a file of
+    one message, as in a Maildir) or a bytearray by message number (counts stop at 255)."""
+
+    def __init__(self):
+        self.files: dict[str, int | bytearray] = {}
+        self.total = 0
+
+    def add(self, path: str, index: int) -> None:
+        self.total += 1
+        counts = self.files.get(path, 0)
+        if type(counts) is int and index == 0:
+            self.files[path] = min(counts + 1, 255)
+            return
+        if type(counts) is int:
+            counts = self.files[path] = bytearray([counts])
+        if len(counts) <= index:
+            counts.extend(bytes(index + 1 - len(counts)))
+        counts[index] = min(counts[index] + 1, 255)
+
+    def count(self, path: str, index: int) -> int:
+        counts = self.files.get(path, 0)
+        if type(counts) is int:
+            return counts if index == 0 else 0
+        return counts[index] if index < len(counts) else 0
+
+    def distinct(self) -> int:
+        return sum((counts > 0) if type(counts) is int else len(counts) - counts.count(0)
+                   for counts in self.files.values())
 
 
 def check(found: list[str]) -> None:

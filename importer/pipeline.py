@@ -12,7 +12,7 @@ import hashlib
 import time
 from typing import Callable
 
-from importer import accounts, contentpool, overrides, parsepool, progress, records
+from importer import accounts, contentpool, overrides, parsepool, progress, sharing
 from importer.backends import Destination, open_destination
 from importer.config import Config, LimitsCfg, StaffCfg
 from importer.dedupe import Deduper
@@ -63,7 +63,8 @@ def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: b
     held); what cannot be parsed is quarantined with its bytes."""
     quarantine: list[Quarantined] = []
     size = progress.input_bytes(sources)
-    with progress.ReadingBar(size, quiet) as bar, no_gc(), dest.ledger.atomic():
+    with progress.ReadingBar(size, quiet) as bar, no_gc(), dest.ledger.atomic(), \
+            sharing.sharing():
         for item, rec in parsepool.parsed(archive.scan(), limits, staff,
                                           parsepool.workers_for(size)):
             if isinstance(rec, Unreadable):
@@ -71,7 +72,6 @@ def read_stage(archive: Archive, dest: Destination, sources: list[str], quiet: b
             else:
                 sink(rec)
             bar.update(len(item.raw) or (item.source.length or 0))
-    records.forget_shared()        # every record has come: the tables behind sharing go
     return quarantine
 
 

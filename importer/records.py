@@ -8,6 +8,8 @@ import struct
 from dataclasses import FrozenInstanceError, dataclass, field, fields
 from datetime import datetime
 
+from importer import sharing
+
 
 class DateSource(str, enum.Enum):
     """Where a message's date came from, in the order they are tried."""
@@ -258,28 +260,15 @@ def _pack(source: SourceRef, sha256: str, size: int, synthetic_id: bool,
 
 
 def _restore(held: tuple, path: str, facts) -> MessageRecord:
-    """Unpickled, as records arrive from the parse workers: equal values are shared,
-    not copied. An id in References is another record's Message-ID, a correspondent
-    writes many messages, replies repeat a subject, a zone is shared by thousands."""
+    """Unpickled: with equal values shared between records during the first pass
+    (sharing.py), a fifth of a record."""
     rec = object.__new__(MessageRecord)
-    held = list(held)
-    for at in _SHARED_AT:
-        value = held[at]
-        if value:
-            held[at] = _share(value, value) if type(value) is str else \
-                tuple(map(_share, value, value))
-    for at in _TUPLES_AT:      # most mail goes to the same few addresses: one tuple each
-        value = held[at]
-        if value:
-            held[at] = _TUPLES.setdefault(value, value)
-    date = held[_DATE_AT]
-    if date is not None and date.tzinfo is not None:
-        zone = _ZONES.setdefault(date.tzinfo, date.tzinfo)
-        if zone is not date.tzinfo:
-            held[_DATE_AT] = date.replace(tzinfo=zone)
+    if sharing.on:
+        held = sharing.shared(held, _SHARED_AT, _TUPLES_AT, _DATE_AT)
+        path = sharing.string(path)
     for setter, value in zip(_SETTERS, held):
         setter(rec, value)
-    _SETTERS[-1](rec, _share(path, path))
+    _SETTERS[-1](rec, path)
     _SET_FACTS(rec, facts)
     return rec
 
@@ -287,25 +276,11 @@ def _restore(held: tuple, path: str, facts) -> MessageRecord:
 _SETTERS = [getattr(MessageRecord, name).__set__ for name in _HELD + ("_path",)]  # the slots
 _SET_FACTS = MessageRecord._facts.__set__
 _SIZE, _HEADERS = struct.Struct("<Q"), struct.Struct("<I")
-# One object for equal strings, recipient lists and zones from different records. Not
-# sys.intern: its table stays as long as the strings do (70 MB over a million messages);
-# these go once the first pass is over (`forget_shared`): records made later are not shared.
-_SHARED_AT = [_HELD.index(name) for name in (
+_SHARED_AT = [_HELD.index(name) for name in (   # strings, or tuples of strings
     "message_id", "references", "in_reply_to", "subject", "from_addr", "from_display", "to",
     "cc")]
-_TUPLES_AT = [_HELD.index("to"), _HELD.index("cc")]
+_TUPLES_AT = [_HELD.index("to"), _HELD.index("cc")]   # whole recipient lists
 _DATE_AT = _HELD.index("date")
-_SHARED: dict[str, str] = {}
-_share = _SHARED.setdefault
-_TUPLES: dict = {}     # one per distinct recipient list met
-_ZONES: dict = {}      # one object per UTC offset met (at most a few hundred exist)
-
-
-def forget_shared() -> None:
-    """Let go of the tables behind the sharing (the records keep what they share)."""
-    _SHARED.clear()
-    _TUPLES.clear()
-    _ZONES.clear()
 
 
 @dataclass(frozen=True, slots=True)

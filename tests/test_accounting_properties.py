@@ -58,3 +58,20 @@ def test_accounting_always_balances(msgs, dedupe):
     assert len(positions) == len(set(positions))
     if not dedupe:
         assert s["duplicates"] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a.mbox", "b/cur/1:2,S", "c.mbox"]),
+                          st.integers(0, 300)), max_size=60),
+       st.tuples(st.sampled_from(["a.mbox", "b/cur/1:2,S", "z"]), st.integers(0, 400)))
+def test_the_place_tally_counts_like_a_counter(places, probe):
+    """The accounting check's compact tally (a count or a bytearray per file) answers as a
+    Counter of (path, message number) would, up to its cap of 255."""
+    from collections import Counter
+    from importer.accounts import _Places
+    tally, want = _Places(), Counter(places)
+    for place in places:
+        tally.add(*place)
+    assert tally.total == len(places) and tally.distinct() == len(want)
+    assert all(tally.count(*place) == n for place, n in want.items())
+    assert tally.count(*probe) == want[probe]

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from importer import parsepool
+from importer import parsepool, sharing
 from importer.cli import main
 from importer.config import LimitsCfg, StaffCfg
 from importer.read.archive import Archive
@@ -55,8 +55,12 @@ def test_records_from_the_workers_share_equal_values_and_stay_equal():
         recs = [r for r in (parse_record(item) for item in archive.scan())
                 if hasattr(r, "message_id")]
     # Chunks are pickled apart, as parsepool sends them: nothing is shared by pickle's memo.
-    back = [pickle.loads(pickle.dumps(r)) for r in recs]
+    with sharing.sharing():
+        back = [pickle.loads(pickle.dumps(r)) for r in recs]
     assert back == recs
+    apart = [pickle.loads(pickle.dumps(r)) for r in recs]       # outside the first pass
+    assert apart == recs and not any(a.from_addr is b.from_addr for a, b in zip(apart, back))
+    assert not sharing._STRINGS                                 # nothing kept: no leak
     by_id = {r.message_id: r for r in back}
     replies = [(r, by_id[r.in_reply_to[0]]) for r in back if r.in_reply_to and r.in_reply_to[0] in by_id]
     assert len(replies) > 10

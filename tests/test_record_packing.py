@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from importer import sharing
 from importer.records import DateSource, Defect, MessageRecord, SourceRef
 
 _HEX = st.binary(min_size=32, max_size=32).map(bytes.hex)
@@ -103,6 +104,7 @@ def test_a_record_is_frozen_and_replace_makes_a_new_one():
 
 
 def test_records_arriving_from_a_worker_share_their_recipient_lists():
-    one, two = (pickle.loads(pickle.dumps(_real(message_id=m, to=("hello@x.org", "b@x"))))
-                for m in ("1@x", "2@x"))
+    with sharing.sharing():
+        one, two = (pickle.loads(pickle.dumps(_real(message_id=m, to=("hello@x.org", "b@x"))))
+                    for m in ("1@x", "2@x"))
     assert one.to is two.to
