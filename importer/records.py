@@ -6,7 +6,7 @@ import enum
 import re
 import struct
 from dataclasses import FrozenInstanceError, dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from importer import sharing
 
@@ -108,11 +108,14 @@ class _MessageFields:
 
 _FIELD_NAMES = tuple(f.name for f in fields(_MessageFields))
 _HELD = ("message_id", "references", "in_reply_to", "subject", "from_addr", "from_display",
-         "to", "cc", "date", "forwarded_from", "defects")
+         "to", "cc", "forwarded_from", "defects")
 _FMTS, _ESCAPINGS, _DATE_SOURCES = ("mbox", "maildir", "eml", "unknown"), \
     ("none", "mboxo", "mboxrd"), tuple(DateSource)
-# sha256, content hash, size, index, offset, length (-1: None), header count, flags, date source
-_FACTS = struct.Struct("<32s32sQqqqIBB")
+# sha256, content hash, size, index, offset, length (-1: None), header count, flags, date
+# source (its bit 7: a date follows), the date: UTC seconds since 1970, microseconds, offset
+_FACTS = struct.Struct("<32s32sQqqqIBBqIi")
+_DATE = struct.Struct("<qIi")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -143,11 +146,11 @@ class MessageRecord:
                  forwarded_from: str | None = None, defects: tuple[Defect, ...] = (),
                  spam: bool = False) -> None:
         for setter, value in zip(_SETTERS, (message_id, references, in_reply_to, subject,
-                                            from_addr, from_display, to, cc, date,
+                                            from_addr, from_display, to, cc,
                                             forwarded_from, defects, source.path)):
             setter(self, value)
         _SET_FACTS(self, _pack(source, sha256, size, synthetic_id, date_source, content_hash,
-                               completeness, spam))
+                               completeness, spam, date))
 
     # The packed fields, read back.
     @property
@@ -155,7 +158,7 @@ class MessageRecord:
         f = self._facts
         if type(f) is not bytes:
             return f[0]
-        _, _, _, index, offset, length, _, flags, _ = _FACTS.unpack(f)
+        _, _, _, index, offset, length, _, flags, _, _, _, _ = _FACTS.unpack(f)
         return SourceRef(self._path, index, None if offset < 0 else offset,
                          None if length < 0 else length, _FMTS[flags >> 4 & 3],
                          _ESCAPINGS[flags >> 6])
@@ -167,15 +170,10 @@ class MessageRecord:
         return (self._path, _SIZE.unpack_from(f, 72)[0]) if type(f) is bytes else \
             (f[0].path, f[0].index)
 
-    @property
-    def sha256(self) -> str:
-        f = self._facts
-        return f[:32].hex() if type(f) is bytes else f[1]
-
-    @property
-    def content_hash(self) -> str:
-        f = self._facts
-        return f[32:64].hex() if type(f) is bytes else f[5]
+    sha256 = property(lambda self: self._facts[:32].hex() if type(self._facts) is bytes
+                      else self._facts[1])
+    content_hash = property(lambda self: self._facts[32:64].hex() if type(self._facts) is bytes
+                            else self._facts[5])
 
     @property
     def content_key(self) -> bytes | str:
@@ -190,20 +188,28 @@ class MessageRecord:
         f = self._facts
         return _SIZE.unpack_from(f, 64)[0] if type(f) is bytes else f[2]
 
-    @property
-    def synthetic_id(self) -> bool:
-        f = self._facts
-        return bool(f[-2] & 1) if type(f) is bytes else f[3]
-
-    @property
-    def spam(self) -> bool:
-        f = self._facts
-        return bool(f[-2] & 2) if type(f) is bytes else f[7]
+    synthetic_id = property(lambda self: bool(self._facts[100] & 1)
+                            if type(self._facts) is bytes else self._facts[3])
+    spam = property(lambda self: bool(self._facts[100] & 2) if type(self._facts) is bytes
+                    else self._facts[7])
 
     @property
     def date_source(self) -> DateSource:
         f = self._facts
-        return _DATE_SOURCES[f[-1]] if type(f) is bytes else f[4]
+        return _DATE_SOURCES[f[101] & 3] if type(f) is bytes else f[4]
+
+    @property
+    def date(self) -> datetime | None:
+        """Timezone-aware; packed as its instant and UTC offset (a datetime is 48 bytes)."""
+        f = self._facts
+        if type(f) is not bytes:
+            return f[8]
+        if not f[101] & 128:
+            return None
+        seconds, micro, offset = _DATE.unpack_from(f, 102)
+        zone = _ZONE_AT.get(offset) or _ZONE_AT.setdefault(
+            offset, timezone(timedelta(seconds=offset)))
+        return (_EPOCH + timedelta(0, seconds, micro)).astimezone(zone)
 
     @property
     def completeness(self) -> tuple[int, ...]:
@@ -211,7 +217,7 @@ class MessageRecord:
         if type(f) is not bytes:
             return f[6]
         size, headers = _SIZE.unpack_from(f, 64)[0], _HEADERS.unpack_from(f, 96)[0]
-        return (f[-2] >> 2 & 1, f[-2] >> 3 & 1, headers, size)
+        return (f[100] >> 2 & 1, f[100] >> 3 & 1, headers, size)
 
     # A frozen dataclass's behaviour.
     def _values(self) -> tuple:
@@ -239,8 +245,10 @@ class MessageRecord:
 
 
 def _pack(source: SourceRef, sha256: str, size: int, synthetic_id: bool,
-          date_source: DateSource, content_hash: str, completeness: tuple, spam: bool):
+          date_source: DateSource, content_hash: str, completeness: tuple, spam: bool,
+          date: datetime | None):
     c = completeness
+    when = _packed_date(date)
     if (type(sha256) is str and _HEX64.fullmatch(sha256) and type(content_hash) is str
             and _HEX64.fullmatch(content_hash) and source.fmt in _FMTS
             and source.escaping in _ESCAPINGS and date_source in _DATE_SOURCES
@@ -249,14 +257,30 @@ def _pack(source: SourceRef, sha256: str, size: int, synthetic_id: bool,
             and type(size) is int and 0 <= size < 1 << 63 and 0 <= source.index < 1 << 63
             and (source.offset is None or 0 <= source.offset < 1 << 63)
             and (source.length is None or 0 <= source.length < 1 << 63)
-            and type(synthetic_id) is bool and type(spam) is bool):
+            and type(synthetic_id) is bool and type(spam) is bool and when is not None):
         flags = (synthetic_id | spam << 1 | c[0] << 2 | c[1] << 3
                  | _FMTS.index(source.fmt) << 4 | _ESCAPINGS.index(source.escaping) << 6)
         return _FACTS.pack(bytes.fromhex(sha256), bytes.fromhex(content_hash), size,
                            source.index, -1 if source.offset is None else source.offset,
                            -1 if source.length is None else source.length, c[2], flags,
-                           _DATE_SOURCES.index(date_source))
-    return (source, sha256, size, synthetic_id, date_source, content_hash, completeness, spam)
+                           _DATE_SOURCES.index(date_source) | (date is not None) << 7, *when)
+    return (source, sha256, size, synthetic_id, date_source, content_hash, completeness, spam,
+            date)
+
+
+def _packed_date(date: datetime | None) -> tuple[int, int, int] | None:
+    """(UTC seconds, microseconds, offset) of a date the `date` property gives back as it
+    was: aware, in a zone of whole seconds without a name of its own; None otherwise."""
+    if date is None:
+        return (0, 0, 0)
+    offset = date.utcoffset() if type(date) is datetime else None
+    if offset is None or offset % timedelta(seconds=1) or date.fold or not 1 < date.year < 9999:
+        return None
+    seconds = int(offset.total_seconds())
+    if repr(date.tzinfo) != repr(timezone(offset)):
+        return None
+    delta = date - _EPOCH
+    return (delta.days * 86400 + delta.seconds, delta.microseconds, seconds)
 
 
 def _restore(held: tuple, path: str, facts) -> MessageRecord:
@@ -264,7 +288,7 @@ def _restore(held: tuple, path: str, facts) -> MessageRecord:
     (sharing.py), a fifth of a record."""
     rec = object.__new__(MessageRecord)
     if sharing.on:
-        held = sharing.shared(held, _SHARED_AT, _TUPLES_AT, _DATE_AT)
+        held = sharing.shared(held, _SHARED_AT, _TUPLES_AT)
         path = sharing.string(path)
     for setter, value in zip(_SETTERS, held):
         setter(rec, value)
@@ -280,7 +304,7 @@ _SHARED_AT = [_HELD.index(name) for name in (   # strings, or tuples of strings
     "message_id", "references", "in_reply_to", "subject", "from_addr", "from_display", "to",
     "cc")]
 _TUPLES_AT = [_HELD.index("to"), _HELD.index("cc")]   # whole recipient lists
-_DATE_AT = _HELD.index("date")
+_ZONE_AT: dict[int, timezone] = {}      # UTC offset in seconds -> one zone object
 
 
 @dataclass(frozen=True, slots=True)

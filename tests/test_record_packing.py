@@ -34,6 +34,12 @@ def fields(draw, usual: bool) -> dict:
     zone = timezone(timedelta(minutes=draw(st.integers(-720, 840))))
     place = st.one_of(st.none(), st.integers(0, (1 << 63) - 1)) if usual else _PLACE
     digest = _HEX if usual else _HASH
+    dates = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                         timezones=st.just(zone)).map(lambda d: d.replace(fold=0)) \
+        if usual else st.one_of(
+        st.datetimes(timezones=st.just(zone)), st.datetimes(),        # any year, or naive
+        st.datetimes(timezones=st.just(timezone(timedelta(hours=2), "CEST"))),   # a name
+        st.datetimes(timezones=st.just(timezone(timedelta(seconds=3600.5)))))   # part seconds
     return dict(
         source=SourceRef(draw(_WORD), draw(st.integers(0, 1 << 62)), draw(place), draw(place),
                          draw(st.sampled_from(["mbox", "maildir", "eml", "unknown"]
@@ -44,7 +50,7 @@ def fields(draw, usual: bool) -> dict:
         synthetic_id=draw(st.booleans()), references=draw(_IDS), in_reply_to=draw(_IDS),
         subject=draw(_WORD), from_addr=draw(_WORD), from_display=draw(_WORD),
         to=draw(_IDS), cc=draw(_IDS),
-        date=draw(st.one_of(st.none(), st.datetimes(timezones=st.just(zone)))),
+        date=draw(st.one_of(st.none(), dates)),
         date_source=draw(st.sampled_from(list(DateSource))), content_hash=draw(digest),
         completeness=completeness, forwarded_from=draw(st.one_of(st.none(), _WORD)),
         defects=tuple(Defect(c) for c in draw(st.lists(_WORD, max_size=2))),
@@ -59,6 +65,9 @@ def test_every_field_reads_back_as_given_and_survives_pickling(case):
     assert type(rec._facts) is bytes or not usual       # what the parser makes is packed
     assert {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)} == given_fields
     assert rec.place == (given_fields["source"].path, given_fields["source"].index)
+    date = given_fields["date"]              # as the report and the store write it
+    assert date is None or (rec.date.isoformat(), rec.date.tzname(), rec.date.fold) == \
+        (date.isoformat(), date.tzname(), date.fold)
     back = pickle.loads(pickle.dumps(rec))
     assert back == rec and hash(back) == hash(rec)
     assert {f.name: getattr(back, f.name) for f in dataclasses.fields(back)} == given_fields

@@ -14,7 +14,7 @@ keeps the RFC's root order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
 from operator import add, attrgetter, mul
 
@@ -41,8 +41,10 @@ def emit(table: Table, items: Sequence[Item], ts: Sequence[float], trees: list[l
     mids, item, irt, slink, parent = (table.mids, table.item, table.irt, table.subject_link,
                                       table.parent)
     dated = [*ts, INF].__getitem__                  # item NO (-1) reads the INF
-    heads = [(min(map(dated, map(item.__getitem__, seq))), _thread_id(table, items, ts, seq),
-              len(seq)) for seq in trees]
+    firsts = [min(map(dated, map(item.__getitem__, seq))) for seq in trees]
+    del dated
+    tids = [_thread_id(table, items, ts, seq) for seq in trees]
+    sizes = list(map(len, trees))
     flat = list(chain.from_iterable(trees))
     trees.clear()
     pcol = list(map(parent.__getitem__, flat))
@@ -55,7 +57,8 @@ def emit(table: Table, items: Sequence[Item], ts: Sequence[float], trees: list[l
     pcol = list(map(names.__getitem__, pcol))
     del names
     table.index = table.parent = table.irt = table.nchild = table.subject_link = None
-    del parent, irt, slink
+    table.item = None
+    del parent, irt, slink, item
     if key is None:                                 # the position itself; a ghost's None
         kcol = map({NO: None}.get, icol, icol)
     else:
@@ -65,15 +68,15 @@ def emit(table: Table, items: Sequence[Item], ts: Sequence[float], trees: list[l
     nodes = list(map(Node, map(mids.__getitem__, flat), kcol, pcol,
                      map(_LINK_NAMES.__getitem__, codes)))
     del flat, pcol, icol, codes, kcol
-    out = []
+    groups = []
     start = 0
-    for first, tid, size in heads:
-        out.append((first, tid, tuple(nodes[start:start + size])))
+    for size in sizes:
+        groups.append(tuple(nodes[start:start + size]))
         start += size
-    del nodes, heads
-    if not rfc:
-        out.sort(key=lambda t: (t[0], t[1]))
-    return _unique(out)
+    del nodes, sizes
+    order = range(len(groups)) if rfc else sorted(range(len(groups)),
+                                                  key=lambda i: (firsts[i], tids[i]))
+    return _unique((tids[i], groups[i]) for i in order)
 
 
 def _thread_id(table: Table, items: Sequence[Item], ts: Sequence[float],
@@ -88,11 +91,11 @@ def _thread_id(table: Table, items: Sequence[Item], ts: Sequence[float],
     return mid
 
 
-def _unique(out: list[tuple[float, str, tuple[Node, ...]]]) -> list[Thread]:
+def _unique(out: Iterable[tuple[str, tuple[Node, ...]]]) -> list[Thread]:
     """Threads with distinct ids: a repeated id (identical imposters) gets "#2", "#3"..."""
     seen: set[str] = set()
     threads = []
-    for _start, tid, nodes in out:
+    for tid, nodes in out:
         base, k = tid, 1
         while tid in seen:
             k += 1
