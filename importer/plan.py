@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from operator import itemgetter
 
 import mailthreads
 
@@ -74,12 +75,15 @@ def _made(thread_id: str, placed, ghosts, staff: StaffCfg) -> ThreadPlan:
     """The plan of messages in tree order: its subject (the first message's), dates and
     requestors."""
     msgs = [p.record for p in placed]
-    dates = [r.date for r in msgs if r.date is not None]
-    return ThreadPlan(
+    dated = [(t, r) for r in msgs if (t := r.timestamp) is not None]   # the first of
+    return ThreadPlan(                                                      # equal dates
         id=thread_id, subject=msgs[0].subject if msgs else "", requestors=requestors(msgs, staff),
-        first_date=min(dates, key=_utc) if dates else None,
-        last_date=max(dates, key=_utc) if dates else None,
+        first_date=min(dated, key=_FIRST)[1].date if dated else None,
+        last_date=max(dated, key=_FIRST)[1].date if dated else None,
         messages=tuple(placed), ghosts=tuple(ghosts))
+
+
+_FIRST = itemgetter(0)
 
 
 def _utc(d: datetime) -> float:
@@ -140,7 +144,7 @@ def requestors(msgs: list[MessageRecord], staff: StaffCfg) -> tuple[str, ...]:
     if not msgs:
         return ()
     starter = msgs[0]
-    ordered = sorted(msgs, key=lambda r: (r.date is None, r.date and _utc(r.date)))
+    ordered = sorted(msgs, key=lambda r: (r.timestamp is None, r.timestamp or 0.0))
     candidates = [starter.from_addr, starter.forwarded_from,
                   *(rec.from_addr for rec in ordered), *starter.to, *starter.cc]
     people = [a for a in candidates if a and is_address(a) and not staff.is_staff(a)]

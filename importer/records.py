@@ -209,7 +209,19 @@ class MessageRecord:
         seconds, micro, offset = _DATE.unpack_from(f, 102)
         zone = _ZONE_AT.get(offset) or _ZONE_AT.setdefault(
             offset, timezone(timedelta(seconds=offset)))
-        return (_EPOCH + timedelta(0, seconds, micro)).astimezone(zone)
+        date = datetime.fromtimestamp(seconds, zone)       # whole seconds: exact
+        return date.replace(microsecond=micro) if micro else date
+
+    @property
+    def timestamp(self) -> float | None:
+        """`date.timestamp()` (to the last bit), without making the datetime."""
+        f = self._facts
+        if type(f) is not bytes:
+            return None if f[8] is None else f[8].timestamp()
+        if not f[101] & 128:
+            return None
+        seconds, micro, _ = _DATE.unpack_from(f, 102)
+        return (seconds * 1_000_000 + micro) / 1_000_000
 
     @property
     def completeness(self) -> tuple[int, ...]:

@@ -68,6 +68,7 @@ def test_every_field_reads_back_as_given_and_survives_pickling(case):
     date = given_fields["date"]              # as the report and the store write it
     assert date is None or (rec.date.isoformat(), rec.date.tzname(), rec.date.fold) == \
         (date.isoformat(), date.tzname(), date.fold)
+    assert rec.timestamp == (None if date is None else date.timestamp())
     back = pickle.loads(pickle.dumps(rec))
     assert back == rec and hash(back) == hash(rec)
     assert {f.name: getattr(back, f.name) for f in dataclasses.fields(back)} == given_fields

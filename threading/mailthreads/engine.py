@@ -49,7 +49,7 @@ def thread(items: Iterable[Item], mode: str = "archive", *, subject_window_days:
 
 def _thread(items: Sequence[Item], mode: str, subject_window_days: float,
             generic_subjects: frozenset[str], key) -> list[Thread]:
-    ts = [INF if it.date is None else it.date.timestamp() for it in items]
+    ts = [INF if (date := it.date) is None else date.timestamp() for it in items]
     if mode == "rfc5256":
         return _rfc5256(items, ts, key)
     numbers = list(range(len(items)))
