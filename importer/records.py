@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import enum
-import re
 import struct
 from dataclasses import FrozenInstanceError, dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-from importer import sharing
+from importer import packing, sharing
 
 
 class DateSource(str, enum.Enum):
@@ -109,14 +108,7 @@ class _MessageFields:
 _FIELD_NAMES = tuple(f.name for f in fields(_MessageFields))
 _HELD = ("message_id", "references", "in_reply_to", "subject", "from_addr", "from_display",
          "to", "cc", "forwarded_from", "defects")
-_FMTS, _ESCAPINGS, _DATE_SOURCES = ("mbox", "maildir", "eml", "unknown"), \
-    ("none", "mboxo", "mboxrd"), tuple(DateSource)
-# sha256, content hash, size, index, offset, length (-1: None), header count, flags, date
-# source (its bit 7: a date follows), the date: UTC seconds since 1970, microseconds, offset
-_FACTS = struct.Struct("<32s32sQqqqIBBqIi")
-_DATE = struct.Struct("<qIi")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+_DATE_SOURCES = tuple(DateSource)
 
 
 class MessageRecord:
@@ -158,10 +150,10 @@ class MessageRecord:
         f = self._facts
         if type(f) is not bytes:
             return f[0]
-        _, _, _, index, offset, length, _, flags, _, _, _, _ = _FACTS.unpack(f)
+        _, _, _, index, offset, length, _, flags, _, _, _, _ = packing.FACTS.unpack(f)
         return SourceRef(self._path, index, None if offset < 0 else offset,
-                         None if length < 0 else length, _FMTS[flags >> 4 & 3],
-                         _ESCAPINGS[flags >> 6])
+                         None if length < 0 else length, packing.FMTS[flags >> 4 & 3],
+                         packing.ESCAPINGS[flags >> 6])
 
     @property
     def place(self) -> tuple[str, int]:
@@ -181,7 +173,7 @@ class MessageRecord:
         f = self._facts
         if type(f) is bytes:
             return f[32:64]
-        return bytes.fromhex(f[5]) if _HEX64.fullmatch(f[5]) else f[5]
+        return bytes.fromhex(f[5]) if packing.HEX64.fullmatch(f[5]) else f[5]
 
     @property
     def size(self) -> int:
@@ -204,13 +196,7 @@ class MessageRecord:
         f = self._facts
         if type(f) is not bytes:
             return f[8]
-        if not f[101] & 128:
-            return None
-        seconds, micro, offset = _DATE.unpack_from(f, 102)
-        zone = _ZONE_AT.get(offset) or _ZONE_AT.setdefault(
-            offset, timezone(timedelta(seconds=offset)))
-        date = datetime.fromtimestamp(seconds, zone)       # whole seconds: exact
-        return date.replace(microsecond=micro) if micro else date
+        return packing.date_of(f)
 
     @property
     def timestamp(self) -> float | None:
@@ -218,10 +204,7 @@ class MessageRecord:
         f = self._facts
         if type(f) is not bytes:
             return None if f[8] is None else f[8].timestamp()
-        if not f[101] & 128:
-            return None
-        seconds, micro, _ = _DATE.unpack_from(f, 102)
-        return (seconds * 1_000_000 + micro) / 1_000_000
+        return packing.timestamp_of(f)
 
     @property
     def completeness(self) -> tuple[int, ...]:
@@ -259,40 +242,11 @@ class MessageRecord:
 def _pack(source: SourceRef, sha256: str, size: int, synthetic_id: bool,
           date_source: DateSource, content_hash: str, completeness: tuple, spam: bool,
           date: datetime | None):
-    c = completeness
-    when = _packed_date(date)
-    if (type(sha256) is str and _HEX64.fullmatch(sha256) and type(content_hash) is str
-            and _HEX64.fullmatch(content_hash) and source.fmt in _FMTS
-            and source.escaping in _ESCAPINGS and date_source in _DATE_SOURCES
-            and type(c) is tuple and len(c) == 4 and c[0] in (0, 1) and c[1] in (0, 1)
-            and type(c[2]) is int and 0 <= c[2] < 1 << 32 and c[3] == size
-            and type(size) is int and 0 <= size < 1 << 63 and 0 <= source.index < 1 << 63
-            and (source.offset is None or 0 <= source.offset < 1 << 63)
-            and (source.length is None or 0 <= source.length < 1 << 63)
-            and type(synthetic_id) is bool and type(spam) is bool and when is not None):
-        flags = (synthetic_id | spam << 1 | c[0] << 2 | c[1] << 3
-                 | _FMTS.index(source.fmt) << 4 | _ESCAPINGS.index(source.escaping) << 6)
-        return _FACTS.pack(bytes.fromhex(sha256), bytes.fromhex(content_hash), size,
-                           source.index, -1 if source.offset is None else source.offset,
-                           -1 if source.length is None else source.length, c[2], flags,
-                           _DATE_SOURCES.index(date_source) | (date is not None) << 7, *when)
-    return (source, sha256, size, synthetic_id, date_source, content_hash, completeness, spam,
-            date)
-
-
-def _packed_date(date: datetime | None) -> tuple[int, int, int] | None:
-    """(UTC seconds, microseconds, offset) of a date the `date` property gives back as it
-    was: aware, in a zone of whole seconds without a name of its own; None otherwise."""
-    if date is None:
-        return (0, 0, 0)
-    offset = date.utcoffset() if type(date) is datetime else None
-    if offset is None or offset % timedelta(seconds=1) or date.fold or not 1 < date.year < 9999:
-        return None
-    seconds = int(offset.total_seconds())
-    if repr(date.tzinfo) != repr(timezone(offset)):
-        return None
-    delta = date - _EPOCH
-    return (delta.days * 86400 + delta.seconds, delta.microseconds, seconds)
+    facts = packing.pack(source, sha256, size, synthetic_id, _DATE_SOURCES.index(date_source)
+                         if date_source in _DATE_SOURCES else None, content_hash,
+                         completeness, spam, date)
+    return facts if facts is not None else (source, sha256, size, synthetic_id, date_source,
+                                            content_hash, completeness, spam, date)
 
 
 def _restore(held: tuple, path: str, facts) -> MessageRecord:
@@ -316,7 +270,6 @@ _SHARED_AT = [_HELD.index(name) for name in (   # strings, or tuples of strings
     "message_id", "references", "in_reply_to", "subject", "from_addr", "from_display", "to",
     "cc")]
 _TUPLES_AT = [_HELD.index("to"), _HELD.index("cc")]   # whole recipient lists
-_ZONE_AT: dict[int, timezone] = {}      # UTC offset in seconds -> one zone object
 
 
 @dataclass(frozen=True, slots=True)
