@@ -61,10 +61,14 @@ class _Places:
 
     def __init__(self):
         self.files: dict[str, int | bytearray] = {}
+        self.odd: Counter = Counter()
         self.total = 0
 
     def add(self, path: str, index: int) -> None:
         self.total += 1
+        if index < 0:                   # no reader numbers so; counted apart, never aliased
+            self.odd[path, index] += 1
+            return
         counts = self.files.get(path, 0)
         if type(counts) is int and index == 0:
             self.files[path] = min(counts + 1, 255)
@@ -76,14 +80,17 @@ class _Places:
         counts[index] = min(counts[index] + 1, 255)
 
     def count(self, path: str, index: int) -> int:
+        if index < 0:
+            return self.odd[path, index]
         counts = self.files.get(path, 0)
         if type(counts) is int:
             return counts if index == 0 else 0
         return counts[index] if index < len(counts) else 0
 
     def distinct(self) -> int:
-        return sum((counts > 0) if type(counts) is int else len(counts) - counts.count(0)
-                   for counts in self.files.values())
+        return len(self.odd) + sum((counts > 0) if type(counts) is int
+                                   else len(counts) - counts.count(0)
+                                   for counts in self.files.values())
 
 
 def check(found: list[str]) -> None:

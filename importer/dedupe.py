@@ -96,11 +96,13 @@ class Duplicates(Sequence):
 
     def __iter__(self) -> Iterator[Duplicate]:
         for c in self._clusters:
-            kept = c.kept
+            kept = c.kept     # read once per cluster: a record's place and digest are packed
+            place, digest, mid = kept.source, kept.sha256, kept.message_id
+            real = not kept.synthetic_id
             for message_id, source, sha256 in c.dropped():
-                same_id = message_id == kept.message_id and not kept.synthetic_id
-                yield Duplicate(message_id, kept.source, source,
-                                "message-id" if same_id else "content", sha256, kept.sha256)
+                same_id = real and message_id == mid
+                yield Duplicate(message_id, place, source,
+                                "message-id" if same_id else "content", sha256, digest)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -139,6 +141,8 @@ class Deduper:
         self._result: tuple | None = None
 
     def add(self, rec: MessageRecord) -> None:
+        if self._result is not None:
+            raise RuntimeError("the deduper has given its result: it takes no more records")
         if not self.enabled:
             self._order.append(rec)
             return

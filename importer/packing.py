@@ -32,11 +32,11 @@ def pack(source, sha256: str, size: int, synthetic_id: bool, date_source: int | 
     if (type(sha256) is str and HEX64.fullmatch(sha256) and type(content_hash) is str
             and HEX64.fullmatch(content_hash) and source.fmt in FMTS
             and source.escaping in ESCAPINGS and date_source is not None
-            and type(c) is tuple and len(c) == 4 and c[0] in (0, 1) and c[1] in (0, 1)
-            and type(c[2]) is int and 0 <= c[2] < 1 << 32 and c[3] == size
-            and type(size) is int and 0 <= size < 1 << 63 and 0 <= source.index < 1 << 63
-            and (source.offset is None or 0 <= source.offset < 1 << 63)
-            and (source.length is None or 0 <= source.length < 1 << 63)
+            and type(c) is tuple and len(c) == 4 and all(type(v) is int for v in c)
+            and c[0] in (0, 1) and c[1] in (0, 1) and 0 <= c[2] < 1 << 32 and c[3] == size
+            and _count(size) and _count(source.index)
+            and (source.offset is None or _count(source.offset))
+            and (source.length is None or _count(source.length))
             and type(synthetic_id) is bool and type(spam) is bool and when is not None):
         flags = (synthetic_id | spam << 1 | c[0] << 2 | c[1] << 3
                  | FMTS.index(source.fmt) << 4 | ESCAPINGS.index(source.escaping) << 6)
@@ -45,6 +45,10 @@ def pack(source, sha256: str, size: int, synthetic_id: bool, date_source: int | 
                           -1 if source.length is None else source.length, c[2], flags,
                           date_source | (date is not None) << 7, *when)
     return None
+
+
+def _count(value) -> bool:
+    return type(value) is int and 0 <= value < 1 << 63
 
 
 def _date(date: datetime | None) -> tuple[int, int, int] | None:

@@ -48,12 +48,13 @@ def aliases(records: list[MessageRecord], duplicates) -> dict[str, str]:
     """
     if not duplicates:
         return {}
-    wanted = {d.kept for d in duplicates}          # a dict of every record's place was a
-    kept = {r.source: r.message_id for r in records if r.source in wanted}   # tenth of the peak
+    # by place (one message read each): a dict of every record's place was a tenth of the peak
+    wanted = {(d.kept.path, d.kept.index) for d in duplicates}
+    kept = {r.place: r.message_id for r in records if r.place in wanted}
     own = {r.message_id for r in records}
     out = {}
     for d in duplicates:
-        target = kept.get(d.kept)
+        target = kept.get((d.kept.path, d.kept.index))
         if target and d.message_id != target and d.message_id not in own:
             out[d.message_id] = target
     return out

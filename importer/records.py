@@ -243,7 +243,7 @@ def _pack(source: SourceRef, sha256: str, size: int, synthetic_id: bool,
           date_source: DateSource, content_hash: str, completeness: tuple, spam: bool,
           date: datetime | None):
     facts = packing.pack(source, sha256, size, synthetic_id, _DATE_SOURCES.index(date_source)
-                         if date_source in _DATE_SOURCES else None, content_hash,
+                         if type(date_source) is DateSource else None, content_hash,
                          completeness, spam, date)
     return facts if facts is not None else (source, sha256, size, synthetic_id, date_source,
                                             content_hash, completeness, spam, date)

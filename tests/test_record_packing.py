@@ -30,7 +30,10 @@ def fields(draw, usual: bool) -> dict:
     completeness = draw(parsed if usual else st.one_of(
         parsed, st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(-1, 1 << 33),
                           st.integers(0, 1 << 40)),
-        st.lists(st.integers(), max_size=5).map(tuple)))
+        st.lists(st.integers(), max_size=5).map(tuple),
+        st.tuples(st.booleans(), st.sampled_from([1, 1.0]), st.integers(0, 9), st.just(size)),
+        st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 9),
+                  st.just(float(size)))))
     zone = timezone(timedelta(minutes=draw(st.integers(-720, 840))))
     place = st.one_of(st.none(), st.integers(0, (1 << 63) - 1)) if usual else _PLACE
     digest = _HEX if usual else _HASH
@@ -41,7 +44,8 @@ def fields(draw, usual: bool) -> dict:
         st.datetimes(timezones=st.just(timezone(timedelta(hours=2), "CEST"))),   # a name
         st.datetimes(timezones=st.just(timezone(timedelta(seconds=3600.5)))))   # part seconds
     return dict(
-        source=SourceRef(draw(_WORD), draw(st.integers(0, 1 << 62)), draw(place), draw(place),
+        source=SourceRef(draw(_WORD), draw(st.integers(0, 1 << 62) if usual else st.one_of(
+                             st.integers(0, 1 << 62), st.just(3.0))), draw(place), draw(place),
                          draw(st.sampled_from(["mbox", "maildir", "eml", "unknown"]
                                               + ([] if usual else ["odd"]))),
                          draw(st.sampled_from(["none", "mboxo", "mboxrd"]
@@ -51,7 +55,8 @@ def fields(draw, usual: bool) -> dict:
         subject=draw(_WORD), from_addr=draw(_WORD), from_display=draw(_WORD),
         to=draw(_IDS), cc=draw(_IDS),
         date=draw(st.one_of(st.none(), dates)),
-        date_source=draw(st.sampled_from(list(DateSource))), content_hash=draw(digest),
+        date_source=draw(st.sampled_from(list(DateSource) + ([] if usual else ["date"]))),
+        content_hash=draw(digest),
         completeness=completeness, forwarded_from=draw(st.one_of(st.none(), _WORD)),
         defects=tuple(Defect(c) for c in draw(st.lists(_WORD, max_size=2))),
         spam=draw(st.booleans()))
@@ -64,6 +69,11 @@ def test_every_field_reads_back_as_given_and_survives_pickling(case):
     rec = MessageRecord(**given_fields)
     assert type(rec._facts) is bytes or not usual       # what the parser makes is packed
     assert {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)} == given_fields
+    given_source = given_fields["source"]                    # types too: True stays True
+    assert (type(rec.date_source), type(rec.source.index), type(rec.source.offset),
+            [type(v) for v in rec.completeness]) == \
+        (type(given_fields["date_source"]), type(given_source.index), type(given_source.offset),
+         [type(v) for v in given_fields["completeness"]])
     assert rec.place == (given_fields["source"].path, given_fields["source"].index)
     date = given_fields["date"]              # as the report and the store write it
     assert date is None or (rec.date.isoformat(), rec.date.tzname(), rec.date.fold) == \

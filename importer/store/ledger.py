@@ -255,14 +255,21 @@ class Ledger:
             return
         from importer.deliver import message_key
         left_out = {(e.source.path, e.source.index) for e in excluded}
-        kept = {r.source: message_key(r, dedupe) for r in unique}
+        # The key of each copy kept that has duplicates, by place (one message read each): a
+        # dict of every record's place and key was 300 MB over a million messages.
+        wanted = {(d.kept.path, d.kept.index) for d in duplicates}
+        kept = {r.place: message_key(r, dedupe) for r in unique if r.place in wanted}
         dest = self.destination
+
+        def row(r) -> tuple:
+            src = r.source
+            return (dest, src.path, src.index, src.offset, r.sha256, r.message_id,
+                    message_key(r, dedupe),
+                    "excluded" if (src.path, src.index) in left_out else "unique")
         rows = itertools.chain(   # streamed: millions of duplicates are never a list here
-            ((dest, r.source.path, r.source.index, r.source.offset, r.sha256, r.message_id,
-              kept[r.source], "excluded" if (r.source.path, r.source.index) in left_out
-              else "unique") for r in unique),
+            map(row, unique),
             ((dest, d.dropped.path, d.dropped.index, d.dropped.offset, d.sha256, d.message_id,
-              kept.get(d.kept), "duplicate") for d in duplicates),
+              kept.get((d.kept.path, d.kept.index)), "duplicate") for d in duplicates),
             ((dest, q.source.path, q.source.index, q.source.offset, q.sha256, "", None,
               "quarantined") for q in quarantine))
         with self.atomic(), self.lock:
